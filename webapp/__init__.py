@@ -1,0 +1,1 @@
+"""signlive: live ASL fingerspelling recognition (app factory lives here)."""
