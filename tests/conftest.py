@@ -19,7 +19,7 @@ ARTIFACTS = ROOT / "test-artifacts"
 def data_dir() -> Path:
     """../shared/data (or $SIGNLIVE_DATA): CI always has it, so its absence is a failure."""
     path = config.data_dir()
-    if not (path / "sign_mnist_test.csv.gz").exists() and not (path / "sign_mnist_test.csv").exists():
+    if not any((path / f"sign_mnist_test.{ext}").exists() for ext in ("csv.gz", "csv")):
         pytest.fail(f"Sign Language MNIST data not found in {path}; set SIGNLIVE_DATA")
     return path
 
@@ -29,3 +29,134 @@ def artifacts_dir() -> Path:
     """Where tests leave screenshots and other things a person should look at."""
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+# --- the live server: a tiny model, the app, and a real server on a free loopback port --------
+
+TINY_MODELS = ("tiny", "tiny2")
+
+
+def _tiny_model(seed: int):
+    """Input(28,28,1) -> Conv -> Flatten -> Dense(24, softmax): real Keras, untrained, fast."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((28, 28, 1))
+    x = keras.layers.Conv2D(4, 3, strides=2, activation="relu")(inputs)
+    x = keras.layers.Flatten()(x)
+    outputs = keras.layers.Dense(24, activation="softmax")(x)
+    return keras.Model(inputs, outputs)
+
+
+@pytest.fixture(scope="session")
+def tiny_models_dir(tmp_path_factory) -> Path:
+    """A models folder holding two tiny valid models, `tiny` and `tiny2` (for hot swaps)."""
+    from webapp.letters import CLASS_LETTERS
+    from webapp.preprocess import DEFAULT_CROP_FRACTION
+    from webapp.registry import Registry
+
+    folder = tmp_path_factory.mktemp("models")
+    registry = Registry(folder)
+    for seed, name in enumerate(TINY_MODELS):
+        registry.save(_tiny_model(seed), name, {
+            "name": name, "arch": "tiny", "letters": list(CLASS_LETTERS), "input_size": 28,
+            "crop_fraction": DEFAULT_CROP_FRACTION,
+        })
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_config(tiny_models_dir) -> dict:
+    """create_app settings serving the tiny model (confidence threshold 0: always a letter)."""
+    return {"TESTING": True, "SECRET_KEY": "test", "MODELS_DIR": str(tiny_models_dir),
+            "ACTIVE_MODEL": "tiny", "CONFIDENCE_THRESHOLD": 0.0}
+
+
+@pytest.fixture
+def make_app(tmp_path):
+    """create_app(config) with its own instance folder; every app made is closed afterwards."""
+    from webapp import create_app
+
+    made = []
+
+    def make(test_config: dict):
+        app = create_app({"INSTANCE_PATH": str(tmp_path / "instance"), **test_config})
+        made.append(app)
+        return app
+
+    yield make
+    for app in made:
+        app.extensions["signlive"].close()
+
+
+@pytest.fixture
+def app(make_app, tiny_config):
+    """The app serving the tiny model."""
+    return make_app(tiny_config)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+class LiveServer:
+    """A real threaded Werkzeug server (what `signlive serve` runs) on a free loopback port."""
+
+    def __init__(self, app) -> None:
+        import threading
+
+        from werkzeug.serving import make_server
+
+        self.app = app
+        self.state = app.extensions["signlive"]
+        self._server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self._server.server_port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def connect(self, **kwargs):
+        """A python-socketio SimpleClient on /live over WebSocket only."""
+        import socketio
+
+        sio = socketio.SimpleClient()
+        sio.connect(self.url, namespace="/live", transports=["websocket"], wait_timeout=10,
+                    **kwargs)
+        return sio
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._thread.join(5)
+        self.state.close()
+
+
+@pytest.fixture(scope="module")
+def serve_app():
+    """serve_app(app) -> a LiveServer running it; all are stopped at the end of the module."""
+    servers = []
+
+    def start(app) -> LiveServer:
+        servers.append(LiveServer(app))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def live_server(serve_app, tiny_config, tmp_path_factory):
+    """A real server with the tiny model for one test module (frames up to 256 KiB)."""
+    from webapp import create_app
+
+    instance = tmp_path_factory.mktemp("instance")
+    return serve_app(create_app(dict(tiny_config, INSTANCE_PATH=str(instance),
+                                     BATCH_WAIT_MS=20.0, MAX_FRAME_BYTES=256 * 1024)))
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

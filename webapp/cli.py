@@ -7,31 +7,271 @@ Bad input of any kind ends with one clear line on stderr and a non-zero exit, ne
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from webapp import config
 from webapp.preprocess import DEFAULT_CROP_FRACTION
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    raise NotImplementedError("serve: owned by the live-server work")
+    """The development server (Werkzeug, threaded); production is gunicorn (docs/DEPLOY.md)."""
+    import logging
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from webapp import create_app, socketio
+
+    if not 0 <= args.port <= 65535:
+        raise ValueError(f"--port {args.port} is not a TCP port")
+    app = create_app({"ACTIVE_MODEL": args.model} if args.model else None)
+    state = app.extensions["signlive"]
+    logging.getLogger("signlive").info(
+        "serving http://%s:%d/  model=%s  device=%s", args.host, args.port, state.model_name,
+        state.device)
+    try:
+        socketio.run(app, host=args.host, port=args.port, allow_unsafe_werkzeug=True)
+    finally:
+        state.close()
+    return 0
+
+
+def _train_progress(stream) -> Callable[[dict], None]:
+    """A console progress bar: one \\r-rewritten line per batch, one line per finished epoch."""
+    def fmt(value: float | None, spec: str = ".4f") -> str:
+        return "-" if value is None else format(value, spec)
+
+    def eta(seconds: float) -> str:
+        minutes, secs = divmod(int(seconds), 60)
+        return f"{minutes}:{secs:02d}"
+
+    def show(event: dict) -> None:
+        kind = event["type"]
+        if kind == "start":
+            print(f"training {event['name']} ({event['arch']}): {event['epochs']} epochs of "
+                  f"{event['steps_per_epoch']} batches", file=stream, flush=True)
+        elif kind == "batch":
+            width = 24
+            filled = int(width * event["batch"] / event["steps"])
+            print(f"\repoch {event['epoch']} [{'=' * filled}{'.' * (width - filled)}] "
+                  f"{event['batch']}/{event['steps']}  loss {fmt(event['loss'])}  "
+                  f"acc {fmt(event['accuracy'])}  ETA {eta(event['eta_s'])} ",
+                  end="", file=stream, flush=True)
+        elif kind == "epoch":
+            print(f"\r\033[Kepoch {event['epoch']}/{event['epochs']}  loss {fmt(event['loss'])}  "
+                  f"acc {fmt(event['accuracy'])}  val_loss {fmt(event['val_loss'])}  "
+                  f"val_acc {fmt(event['val_accuracy'])}  {event['seconds']:.1f} s  "
+                  f"ETA {eta(event['eta_s'])}", file=stream, flush=True)
+
+    return show
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    raise NotImplementedError("train: owned by the training work")
+    """Train a network, keep its best validation epoch, test it, register it in models/."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from webapp.training import TrainConfig, train
+
+    train_config = TrainConfig(
+        arch=args.arch, epochs=args.epochs, batch_size=args.batch_size,
+        learning_rate=args.learning_rate, augment=args.augment, name=args.name,
+        data_dir=args.data, models_dir=args.models_dir, val_fraction=args.val_fraction,
+        early_stopping=args.early_stopping, limit=args.limit, seed=args.seed,
+    ).validate()
+    result = train(train_config, progress=_train_progress(sys.stderr))
+    meta = result.metadata
+    print(f"saved {result.model_path}")
+    print(f"test accuracy {meta['test_accuracy']:.4f} on {meta['test_n']:,} images "
+          f"(best epoch {meta['best_epoch']} of {meta['epochs']}, "
+          f"{meta['training_seconds']:.0f} s on {meta['device']})")
+    return 0
+
+
+def _import_keras_quietly() -> None:
+    """Import Keras (and probe the devices) with file descriptor 2 pointed at /dev/null.
+
+    TensorFlow writes start-up chatter (oneDNN, CUDA probing) straight to fd 2 before its
+    logging is set up, whatever TF_CPP_MIN_LOG_LEVEL says; a CLI error must stay one line.
+    Python exceptions are unaffected: they are raised after stderr is restored.
+    """
+    if "keras" in sys.modules:
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            import keras
+
+            if keras.backend.backend() == "tensorflow":
+                import tensorflow as tf
+
+                tf.config.list_physical_devices("GPU")
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _load_for_cli(model_path: str, crop_fraction: float | None):
+    """(LoadedModel, input size, crop fraction): the model's own settings unless overridden."""
+    from webapp.registry import load_model_file
+
+    if crop_fraction is not None and not 0.05 <= crop_fraction <= 1.0:
+        raise ValueError(f"--crop-fraction {crop_fraction} is outside 0.05-1.0")
+    _import_keras_quietly()
+    loaded = load_model_file(model_path)
+    size = int(loaded.model.input_shape[1])
+    if crop_fraction is None:
+        crop_fraction = float(loaded.metadata.get("crop_fraction") or DEFAULT_CROP_FRACTION)
+    return loaded, size, crop_fraction
+
+
+def _evaluation_report(result: dict) -> str:
+    """The human-readable `signlive evaluate` output."""
+    from webapp.evaluation import top_confusions
+
+    lines = [
+        f"model     {result['model']} ({result['model_name']}, {result['input_size']}x"
+        f"{result['input_size']})",
+        f"data      {result['description']}",
+        f"sha256    {result['data_sha256']}",
+        f"accuracy  {result['accuracy']:.4f}  ({result['correct']:,} of {result['n']:,} correct, "
+        f"{result['seconds']:.1f} s)",
+        "",
+        "letter  precision  recall      f1  support",
+    ]
+    for letter, row in result["per_class"].items():
+        lines.append(f"{letter:>6}  {row['precision']:9.4f}  {row['recall']:6.4f}  "
+                     f"{row['f1']:6.4f}  {row['support']:7d}")
+    confusions = top_confusions(result, 10)
+    lines += ["", "top confusions (true -> predicted: count)"]
+    lines += [f"  {c['true']} -> {c['predicted']}: {c['count']}" for c in confusions] or ["  none"]
+    if "per_source" in result:
+        lines += ["", "source                      accuracy      n"]
+        lines += [f"  {name:<26}{row['accuracy']:8.4f}  {row['n']:5d}"
+                  for name, row in result["per_source"].items()]
+    if result["skipped"]:
+        lines += ["", f"skipped {len(result['skipped'])} unusable files:"]
+        lines += [f"  {item}" for item in result["skipped"][:10]]
+        if len(result["skipped"]) > 10:
+            lines.append(f"  ... and {len(result['skipped']) - 10} more (see confusion.json)")
+    lines += ["", f"wrote {result['confusion_png']} and {result['confusion_json']}"]
+    return "\n".join(lines)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    raise NotImplementedError("evaluate: owned by the evaluation work")
+    """Score a model on a CSV data folder's test split or on a <LETTER>/<image> photo folder."""
+    import json
+    import time
+
+    from webapp import data, evaluation
+
+    if args.limit < 0:
+        raise ValueError(f"--limit must be 0 (all) or positive, got {args.limit}")
+    data_path = config.data_dir(args.data)
+    if not data_path.exists():
+        raise ValueError(f"{data_path}: data folder not found")
+    loaded, size, crop_fraction = _load_for_cli(args.model, args.crop_fraction)
+    started = time.perf_counter()
+    dataset = data.load_dataset(data_path, "test", size=size, crop_fraction=crop_fraction,
+                                limit=args.limit)
+    loaded_at = time.perf_counter()
+    result = evaluation.evaluate(loaded.model, dataset)
+    out = Path(args.out) if args.out else Path.cwd() / f"eval-{loaded.name}"
+    out.mkdir(parents=True, exist_ok=True)
+    result.update(
+        model=str(args.model),
+        model_name=loaded.name,
+        input_size=size,
+        crop_fraction=crop_fraction,
+        data=str(data_path),
+        description=dataset.description,
+        data_sha256=dataset.sha256,
+        correct=int(sum(result["confusion"][i][i] for i in range(len(result["letters"])))),
+        skipped=dataset.skipped,
+        load_seconds=round(loaded_at - started, 3),
+        seconds=round(time.perf_counter() - loaded_at, 3),
+        confusion_png=str(out / "confusion.png"),
+        confusion_json=str(out / "confusion.json"),
+    )
+    evaluation.save_confusion_png(result, out / "confusion.png")
+    (out / "confusion.json").write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    print(json.dumps(result) if args.json else _evaluation_report(result))
+    return 0
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    raise NotImplementedError("predict: owned by the evaluation work")
+    """One line per image; unusable images get an error line on stderr and exit status 1."""
+    import json
+
+    import numpy as np
+
+    from webapp.evaluation import predict_probs
+    from webapp.letters import CLASS_LETTERS
+    from webapp.preprocess import FrameError, preprocess
+
+    loaded, size, crop_fraction = _load_for_cli(args.model, args.crop_fraction)
+    inputs: list[np.ndarray] = []
+    good: list[str] = []
+    failed = 0
+    for image in args.images:
+        try:
+            inputs.append(preprocess(Path(image).read_bytes(), crop_fraction, size))
+            good.append(image)
+        except FrameError as exc:
+            failed += 1
+            print(f"signlive predict: error: {image}: {exc.message}", file=sys.stderr)
+        except OSError as exc:
+            failed += 1
+            print(f"signlive predict: error: {image}: cannot read ({exc.strerror or exc})",
+                  file=sys.stderr)
+    probs = predict_probs(loaded.model, np.stack(inputs)) if inputs else np.zeros((0, 24))
+    for image, p in zip(good, probs, strict=True):
+        order = np.argsort(-p, kind="stable")[:3]  # ties go to the first letter, as argmax
+        letter, confidence = CLASS_LETTERS[order[0]], float(p[order[0]])
+        if args.json:
+            top = [[CLASS_LETTERS[i], round(float(p[i]), 4)] for i in order]
+            print(json.dumps({"path": image, "letter": letter, "confidence": round(confidence, 4),
+                              "top": top}))
+        else:
+            print(f"{image}\t{letter}\t{confidence:.4f}")
+    return 1 if failed else 0
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    raise NotImplementedError("bench: owned by the live-server work")
+    """Server-side ms per frame (decode + preprocess + forward) vs one model.predict per frame.
+
+    The Socket.IO round trips under 1/8/32 clients are measured by `make bench`
+    (bench/live_latency.py); this is the in-process part, on the model that would be served.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from webapp import benchmark
+    from webapp.inference import prepare
+    from webapp.registry import Registry, load_model_file
+
+    if args.frames < 32:
+        raise ValueError(f"--frames must be at least 32, got {args.frames}")
+    if args.model and args.model.endswith(".keras"):
+        loaded = load_model_file(args.model)
+    else:
+        loaded = Registry(config.models_dir()).load(args.model or config.DEFAULT_MODEL_NAME)
+    served = prepare(loaded)
+    samples = benchmark.letter_samples(config.data_dir(), per_letter=2)
+    frames = [benchmark.camera_frame(img, seed=i) for i, (img, _) in enumerate(samples)]
+    frames = (frames * (args.frames // len(frames) + 1))[: args.frames]
+    server = benchmark.measure_server(served, frames)
+    base = benchmark.measure_baseline(loaded.model, frames[:100], served.crop_fraction,
+                                      served.input_size)
+    rows = [[f"server, batch {b}", s["p50"], s["p95"], s["p99"], s["fps"], s["fps"] / base["fps"]]
+            for b, s in server.items()]
+    rows.append(["model.predict x1", base["p50"], base["p95"], base["p99"], base["fps"], 1.0])
+    print(f"model {loaded.name} ({loaded.path}), {len(frames)} frames of 640x480 JPEG")
+    print(benchmark.format_table(rows, ["path", "p50 ms", "p95 ms", "p99 ms", "frames/s",
+                                        "x baseline"]))
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,7 +312,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     predict = commands.add_parser("predict", help="predict the letter of image files")
     predict.add_argument("--model", required=True, help="path to a .keras model file")
-    predict.add_argument("--crop-fraction", type=float, default=DEFAULT_CROP_FRACTION)
+    predict.add_argument("--crop-fraction", type=float, default=None,
+                         help="guide-square fraction (default: the model's, else 400/480)")
     predict.add_argument("--json", action="store_true", help="one JSON object per line")
     predict.add_argument("images", nargs="+", metavar="IMAGE")
     predict.set_defaults(handler=cmd_predict)

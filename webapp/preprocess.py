@@ -96,9 +96,13 @@ def encoded_size(data: bytes) -> tuple[int, int]:
 
 def _check_size(width: int, height: int) -> None:
     if width < MIN_SIDE or height < MIN_SIDE:
-        raise FrameError("too_small", f"image is {width}x{height} pixels; at least {MIN_SIDE}x{MIN_SIDE} needed")
+        raise FrameError(
+            "too_small", f"image is {width}x{height} pixels; at least {MIN_SIDE}x{MIN_SIDE} needed"
+        )
     if width > MAX_SIDE or height > MAX_SIDE:
-        raise FrameError("too_large", f"image is {width}x{height} pixels; at most {MAX_SIDE} a side")
+        raise FrameError(
+            "too_large", f"image is {width}x{height} pixels; at most {MAX_SIDE} a side"
+        )
 
 
 def decode_gray(data: bytes | bytearray | memoryview) -> np.ndarray:
@@ -125,7 +129,9 @@ def decode_gray(data: bytes | bytearray | memoryview) -> np.ndarray:
 def to_gray(frame: np.ndarray) -> np.ndarray:
     """A BGR, BGRA or gray array (8- or 16-bit, or float in [0, 1]) -> 8-bit gray."""
     if not isinstance(frame, np.ndarray):
-        raise FrameError("not_an_image", f"frame must be an array or bytes, got {type(frame).__name__}")
+        raise FrameError(
+            "not_an_image", f"frame must be an array or bytes, got {type(frame).__name__}"
+        )
     if frame.ndim == 3 and frame.shape[2] == 1:
         frame = frame[:, :, 0]
     if frame.ndim not in (2, 3) or (frame.ndim == 3 and frame.shape[2] not in (3, 4)):

@@ -1,0 +1,35 @@
+// The page settings the server renders into <script type="application/json" id="signlive-config">.
+// Read once at start-up; JSON (not inline JS) keeps the pages compatible with a strict CSP.
+
+export const DEFAULTS = Object.freeze({
+  crop_fraction: 400 / 480,
+  confidence_threshold: 0.6,
+  model_name: "",
+  stable_ms: 500,
+  fps_cap: 15,
+  idle_clear_s: 20,
+  max_side: 640,
+});
+
+/** Parse the config element; unknown or malformed values fall back to DEFAULTS. */
+export function readConfig(doc = document) {
+  const el = doc.getElementById("signlive-config");
+  let raw = {};
+  if (el) {
+    try {
+      raw = JSON.parse(el.textContent || "{}") || {};
+    } catch (err) {
+      console.warn("signlive: page config is not valid JSON; using defaults", err);
+    }
+  }
+  const cfg = { ...DEFAULTS };
+  for (const key of Object.keys(DEFAULTS)) {
+    const value = raw[key];
+    if (typeof DEFAULTS[key] === "number") {
+      if (typeof value === "number" && Number.isFinite(value) && value > 0) cfg[key] = value;
+    } else if (typeof value === "string") {
+      cfg[key] = value;
+    }
+  }
+  return Object.freeze(cfg);
+}

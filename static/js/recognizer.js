@@ -1,0 +1,125 @@
+// What the live and kiosk pages share: camera -> frames -> /live -> predictions -> spelling,
+// wired to the views. The pages add their own controls on top.
+
+import { Camera, describeCameraError } from "./camera.js";
+import { FrameCapture } from "./capture.js";
+import { GuideBox, PredictionView, StatusView, TranscriptView } from "./overlay.js";
+import { LiveClient } from "./socket-client.js";
+import { Speller } from "./spelling.js";
+
+export class Recognizer {
+  constructor(cfg, { maxLength = 5000, maxShown = 0, onAppend = null } = {}) {
+    this.cfg = cfg;
+    this.onAppend = onAppend;
+    this.video = document.getElementById("video");
+    this.camera = new Camera(this.video);
+    this.capture = new FrameCapture({ cropFraction: cfg.crop_fraction, maxSide: cfg.max_side });
+    this.guide = new GuideBox(this.video, document.getElementById("guide"), cfg.crop_fraction);
+    this.prediction = new PredictionView(document.getElementById("prediction"), cfg.confidence_threshold);
+    this.status = new StatusView(document.getElementById("status"));
+    this.transcript = new TranscriptView(document.getElementById("transcript"), { maxShown });
+    this.speller = new Speller({ stableMs: cfg.stable_ms, maxLength });
+    this.modelName = document.getElementById("model-name");
+    this.message = document.getElementById("camera-message");
+    this.messageText = document.getElementById("camera-message-text");
+    this.cameraState = "idle";
+    this.lastLetterAt = performance.now();
+
+    this.client = new LiveClient({
+      fpsCap: cfg.fps_cap,
+      grab: () => (this.camera.running ? this.capture.grab(this.video) : Promise.resolve(null)),
+      handlers: {
+        onPrediction: (p) => this.onPrediction(p),
+        onError: (e) => this.onServerError(e),
+        onModel: (name) => this.setModel(name),
+        onStatus: (state, detail) => {
+          this.status.setState(state, detail);
+          if (state !== "connected") {
+            this.speller.reset();
+            this.prediction.clear();
+          }
+        },
+      },
+    });
+    this.statsTimer = setInterval(() => {
+      if (this.client.connected) {
+        this.status.setFigures(this.client.stats.rtt(), this.client.stats.fps(performance.now()));
+      }
+    }, 500);
+    this.renderTranscript();
+  }
+
+  start() {
+    this.client.connect();
+    return this.startCamera();
+  }
+
+  /** Start (or restart) the camera; shows a clear message and resolves false on failure. */
+  async startCamera(switchFacing = false) {
+    this.setCameraState("starting");
+    try {
+      if (switchFacing) await this.camera.switchFacing();
+      else await this.camera.start();
+    } catch (err) {
+      const { code, message } = describeCameraError(err);
+      this.setCameraState("error", message, code);
+      return false;
+    }
+    this.speller.reset();
+    const [track] = this.camera.stream.getVideoTracks();
+    if (track) {
+      track.addEventListener("ended", () => {
+        this.setCameraState("error", "The camera stopped (unplugged or taken by another app).", "ended");
+      }, { once: true });
+    }
+    this.setCameraState("running");
+    this.guide.draw();
+    return true;
+  }
+
+  setCameraState(state, message = "", code = "") {
+    this.cameraState = state;
+    document.body.dataset.camera = state;
+    if (code) document.body.dataset.cameraError = code;
+    else delete document.body.dataset.cameraError;
+    if (this.message) this.message.hidden = state === "running";
+    if (this.messageText) {
+      this.messageText.textContent = state === "starting" ? "Starting the camera…" : message;
+    }
+  }
+
+  setMirrored(mirrored) {
+    this.video.classList.toggle("is-mirrored", mirrored);
+    this.guide.setMirrored(mirrored);
+  }
+
+  setModel(name) {
+    if (this.modelName && name && this.modelName.textContent !== name) {
+      this.modelName.textContent = name;
+    }
+  }
+
+  onPrediction(p) {
+    const now = performance.now();
+    this.prediction.show(p);
+    if (p && p.model) this.setModel(p.model);
+    const appended = this.speller.update(p ? p.letter : null, now);
+    this.prediction.setHold(this.speller.progress(now));
+    if (appended) {
+      this.lastLetterAt = now;
+      this.renderTranscript();
+      if (this.onAppend) this.onAppend(appended);
+    }
+  }
+
+  onServerError(e) {
+    // A refused frame (the server names why) counts as "no sign"; the loop goes on.
+    this.prediction.show(null);
+    this.speller.update(null, performance.now());
+    if (e && e.code) console.warn(`signlive: server refused frame ${e.id}: ${e.code}: ${e.message}`);
+  }
+
+  renderTranscript() {
+    this.transcript.render(this.speller.text);
+  }
+}

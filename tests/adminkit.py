@@ -1,0 +1,124 @@
+"""Helpers shared by the admin tests: app settings, tiny models, login, a real server.
+
+Not a test module (no test_ prefix): tests/ is on sys.path, so the admin tests import it.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+from werkzeug.serving import make_server
+
+from webapp import config
+from webapp.letters import CLASS_LETTERS
+
+PASSWORD = "correct horse battery staple"
+_CSRF_RE = re.compile(r'name="csrf[-_]token"[^>]*(?:value|content)="([^"]+)"')
+
+
+def make_model(models_dir: Path, name: str, seed: int = 0) -> None:
+    """Register an untrained `cnn` as `name`: a valid model file in about a second."""
+    import keras
+
+    from webapp import nets
+    from webapp.registry import Registry
+
+    keras.utils.set_random_seed(seed)
+    model = nets.build_model("cnn")
+    Registry(models_dir).save(model, name, {
+        "arch": "cnn", "letters": list(CLASS_LETTERS), "input_size": 28,
+        "crop_fraction": 400 / 480, "test_accuracy": 0.04, "params": model.count_params(),
+        "epochs": 0, "trained_at": "2024-01-01T00:00:00+00:00"})
+
+
+def settings(tmp: Path, models_dir: Path, **extra) -> dict:
+    """create_app() test settings: own instance folder, given models, the real data."""
+    values = {
+        "TESTING": True,
+        "INSTANCE_PATH": str(tmp / "instance"),
+        "MODELS_DIR": str(models_dir),
+        "DATA_DIR": str(config.data_dir()),
+        "ACTIVE_MODEL": "default",
+        "ADMIN_PASSWORD": PASSWORD,
+        "LOGIN_FAIL_DELAY_S": 0.01,
+        "TRAIN_LIMIT": 300,
+    }
+    values.update(extra)
+    return values
+
+
+def csrf_from(html: str) -> str:
+    match = _CSRF_RE.search(html)
+    assert match, "no CSRF token in the page"
+    return match.group(1)
+
+
+def login(client, password: str = PASSWORD) -> str:
+    """Log a Flask test client in; returns the admin page's CSRF token."""
+    token = csrf_from(client.get("/admin/login").get_data(as_text=True))
+    response = client.post("/admin/login", data={"password": password, "csrf_token": token})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    page = client.get("/admin")
+    assert page.status_code == 200
+    return csrf_from(page.get_data(as_text=True))
+
+
+def login_requests(session, url: str, password: str = PASSWORD) -> str:
+    """Log a requests.Session in against a real server; returns the CSRF token."""
+    token = csrf_from(session.get(f"{url}/admin/login").text)
+    response = session.post(f"{url}/admin/login", data={"password": password,
+                                                          "csrf_token": token})
+    response.raise_for_status()
+    page = session.get(f"{url}/admin")
+    assert page.status_code == 200 and "admin-config" in page.text
+    return csrf_from(page.text)
+
+
+class LiveServer:
+    """The app behind a real threaded HTTP + WebSocket server on a free loopback port."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.thread.join(5)
+
+
+def frame_jpeg(seed: int = 0) -> bytes:
+    """A 640x480 camera-like frame (noise) as JPEG bytes."""
+    rng = np.random.default_rng(seed)
+    image = rng.integers(0, 255, (480, 640, 3), dtype=np.uint8)
+    ok, data = cv2.imencode(".jpg", image)
+    assert ok
+    return data.tobytes()
+
+
+def wait_for(predicate: Callable[[], object], timeout: float, what: str,
+             interval: float = 0.05):
+    """Poll `predicate` until it returns something truthy; fail naming `what`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def hang_up(client) -> None:
+    """Close a python-socketio client at once (a clean close waits ~3 s for the close frame)."""
+    client.eio.disconnect(abort=True)

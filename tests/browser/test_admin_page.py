@@ -1,0 +1,108 @@
+"""The admin dashboard in headless Chromium: log in, train twice, watch, compare, screenshot."""
+
+from __future__ import annotations
+
+import pytest
+from adminkit import PASSWORD, LiveServer, make_model, settings
+
+from webapp import create_app
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-sync"]
+
+
+@pytest.fixture
+def server(tmp_path):
+    models = tmp_path / "models"
+    make_model(models, "default")
+    app = create_app(settings(tmp_path, models, TRAIN_LIMIT=1000))
+    with LiveServer(app) as live:
+        yield live
+    app.extensions["signlive.jobs"].shutdown()
+    app.extensions["signlive"].close()
+
+
+@pytest.fixture
+def page():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1440, "height": 1000})
+        page = context.new_page()
+        page.errors = []
+        page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+        page.on("console", lambda msg: msg.type == "error" and page.errors.append(msg.text))
+        yield page
+        browser.close()
+
+
+def _run_from_form(page, name: str, epochs: int, lr: str) -> None:
+    page.select_option("#f-arch", "cnn")
+    page.fill("#f-epochs", str(epochs))
+    page.fill("#f-batch", "32")
+    page.fill("#f-lr", lr)
+    page.fill("#f-name", name)
+    page.set_checked("#f-augment", False)
+    page.fill("#f-limit", "1000")
+    page.click("#start-btn")
+
+
+def _wait_for_badge(page, status: str) -> None:
+    page.wait_for_function(
+        "s => document.getElementById('run-badge').textContent === s", arg=status,
+        timeout=150_000)
+
+
+def test_admin_dashboard_trains_and_charts_live(server, page, artifacts_dir):
+    page.goto(f"{server.url}/admin")
+    assert page.url.endswith("/admin/login")
+    page.fill("#password", "wrong")
+    page.click("button[type=submit]")
+    assert "Wrong password" in page.text_content(".alert-error")
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{server.url}/admin")
+    page.wait_for_selector(".data-ok", timeout=15_000)
+    page.wait_for_selector("#conn.conn-on", timeout=15_000)
+    assert "active" in page.text_content("#models-table tr[data-model=default]")
+
+    # A bad parameter is refused by the server with a message that names the field.
+    page.fill("#f-batch", "3")
+    page.click("#start-btn")
+    page.wait_for_selector("#form-error:not([hidden])")
+    assert "batch_size" in page.text_content("#form-error")
+    assert page.eval_on_selector("#f-batch", "el => el.classList.contains('invalid')")
+
+    _run_from_form(page, "browser-lr-high", 3, "0.003")
+    _wait_for_badge(page, "running")
+    # The curves grow while the run trains: first batch points, then epoch points.
+    page.wait_for_function("window.signliveAdmin.charts.pointCount() > 0", timeout=120_000)
+    _wait_for_badge(page, "succeeded")
+    page.wait_for_function("window.signliveAdmin.charts.pointCount() >= 6", timeout=15_000)
+    assert "epoch 3/3" in page.text_content("#log")
+    page.wait_for_selector("#models-table tr[data-model=browser-lr-high]", timeout=15_000)
+
+    _run_from_form(page, "browser-lr-low", 3, "0.0005")
+    page.wait_for_function(
+        "document.getElementById('run-title').textContent.includes('browser-lr-low')")
+    _wait_for_badge(page, "succeeded")
+    page.wait_for_selector("#runs-table tbody tr:nth-child(2)", timeout=15_000)
+
+    # Overlay both runs' curves.
+    for box in page.query_selector_all("#runs-table tbody input[type=checkbox]"):
+        box.check()
+    page.wait_for_function(
+        "window.signliveAdmin.charts.loss.data.datasets.length === 4", timeout=15_000)
+    assert "comparing runs" in page.text_content("#chart-subtitle")
+
+    # Per-run confusion matrix and per-class table.
+    page.click("#runs-table tbody tr:first-child button")
+    page.wait_for_selector("#details-card:not([hidden]) table.confusion")
+    assert page.locator("table.confusion tbody tr").count() == 24
+    assert page.locator("#per-class tbody tr").count() == 24
+
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=str(artifacts_dir / "admin.png"), full_page=True)
+    assert not page.errors, page.errors

@@ -1,0 +1,219 @@
+"""The /live Socket.IO namespace against a real server on a loopback port, real clients."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+import cv2
+import numpy as np
+import pytest
+
+from webapp.benchmark import camera_frame
+from webapp.config import DEFAULT_MODELS_DIR
+
+TIMEOUT = 15
+
+
+def _png(width: int, height: int, channels: int = 1, depth: int = 8) -> bytes:
+    if channels == 1:
+        array = np.full((height, width), 100, np.uint16 if depth == 16 else np.uint8)
+    else:
+        array = np.full((height, width, channels), 100, np.uint16 if depth == 16 else np.uint8)
+    ok, data = cv2.imencode(".png", array)
+    assert ok
+    return data.tobytes()
+
+
+def _png_declaring(width: int, height: int) -> bytes:
+    """A tiny valid-looking PNG whose header declares width x height (a decompression bomb)."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    chunk = b"IHDR" + ihdr
+    return (b"\x89PNG\r\n\x1a\n" + struct.pack(">I", len(ihdr)) + chunk
+            + struct.pack(">I", zlib.crc32(chunk)) + b"\x00" * 64)
+
+
+FRAME = camera_frame(np.full((28, 28), 128, np.uint8))
+
+
+def receive(sio, event: str | None = None):
+    """The next event (skipping `model` announcements unless asked for)."""
+    while True:
+        name, data = sio.receive(timeout=TIMEOUT)
+        if event == name or (event is None and name != "model"):
+            return name, data
+
+
+@pytest.fixture(scope="module")
+def sio(live_server):
+    client = live_server.connect()
+    yield client
+    client.disconnect()
+
+
+def test_good_frame_gets_a_prediction(sio):
+    sio.emit("frame", {"id": 7, "image": FRAME})
+    event, data = receive(sio)
+    assert event == "prediction"
+    assert data["id"] == 7 and data["model"] == "tiny"
+    assert set(data) == {"id", "letter", "confidence", "top", "latency_ms", "model"}
+    assert len(data["top"]) == 3 and data["top"][0][0] == data["letter"]
+    assert data["confidence"] == data["top"][0][1] and data["latency_ms"] >= 0
+
+
+HOSTILE = [
+    ("string payload", "hello", "bad_payload", None),
+    ("list payload", [1, 2], "bad_payload", None),
+    ("no payload", None, "bad_payload", None),
+    ("missing id", {"image": FRAME}, "bad_id", None),
+    ("string id", {"id": "3", "image": FRAME}, "bad_id", None),
+    ("bool id", {"id": True, "image": FRAME}, "bad_id", None),
+    ("float id", {"id": 1.5, "image": FRAME}, "bad_id", None),
+    ("negative id", {"id": -1, "image": FRAME}, "bad_id", None),
+    ("huge id", {"id": 2**64, "image": FRAME}, "bad_id", None),
+    ("missing image", {"id": 11}, "bad_payload", 11),
+    ("text image", {"id": 12, "image": "data:image/jpeg;base64,AAAA"}, "not_bytes", 12),
+    ("list image", {"id": 13, "image": [255, 216]}, "not_bytes", 13),
+    ("extra key", {"id": 14, "image": FRAME, "admin": True}, "bad_payload", 14),
+    ("bad box", {"id": 15, "image": FRAME, "box": "everywhere"}, "bad_box", 15),
+    ("over size limit", {"id": 16, "image": b"\xff\xd8" + b"\0" * 300_000}, "too_large", 16),
+    ("empty image", {"id": 17, "image": b""}, "empty", 17),
+    ("non-image bytes", {"id": 18, "image": b"GIF89a not a frame at all"}, "not_an_image", 18),
+    ("truncated JPEG", {"id": 19, "image": FRAME[:200]}, {"truncated", "corrupt"}, 19),
+    ("corrupt JPEG body", {"id": 20, "image": FRAME[:2000] + b"\0" * 500}, None, 20),
+    ("PNG bomb 30000x30000", {"id": 21, "image": _png_declaring(30000, 30000)}, "too_large", 21),
+    ("1x1 PNG", {"id": 22, "image": _png(1, 1)}, "too_small", 22),
+    ("0x0 PNG header", {"id": 23, "image": _png_declaring(0, 0)}, "too_small", 23),
+]
+
+
+@pytest.mark.parametrize("payload,code,echo", [h[1:] for h in HOSTILE],
+                         ids=[h[0] for h in HOSTILE])
+def test_bad_frame_gets_error_and_connection_keeps_working(sio, payload, code, echo):
+    sio.emit("frame", payload)
+    event, data = receive(sio)
+    if code is None:  # a damaged JPEG body may still decode (to garbage): either answer is fine
+        assert event in ("error", "prediction")
+    else:
+        assert event == "error", data
+        assert data["code"] in (code if isinstance(code, set) else {code})
+        assert data["id"] == echo
+        assert isinstance(data["message"], str) and data["message"]
+    sio.emit("frame", {"id": 1000, "image": FRAME})
+    event, data = receive(sio)
+    assert (event, data["id"]) == ("prediction", 1000)
+
+
+def test_extra_arguments_and_unknown_events_are_refused(sio):
+    sio.emit("frame", ({"id": 1, "image": FRAME}, "second"))
+    assert receive(sio)[1]["code"] == "bad_payload"
+    sio.emit("reboot", {"now": True})
+    assert receive(sio)[1]["code"] == "unknown_event"
+    sio.emit("frame", {"id": 1001, "image": FRAME})
+    assert receive(sio)[1]["id"] == 1001
+
+
+@pytest.mark.parametrize("channels,depth", [(1, 16), (4, 8), (3, 16), (1, 8)])
+def test_unusual_but_valid_pngs_are_accepted(sio, channels, depth):
+    sio.emit("frame", {"id": 50 + channels + depth, "image": _png(320, 240, channels, depth)})
+    event, data = receive(sio)
+    assert (event, data["id"]) == ("prediction", 50 + channels + depth)
+
+
+def test_two_clients_get_their_own_answers(live_server):
+    a, b = live_server.connect(), live_server.connect()
+    try:
+        for i in range(5):
+            a.emit("frame", {"id": 100 + i, "image": FRAME})
+            b.emit("frame", {"id": 200 + i, "image": FRAME})
+            assert receive(a)[1]["id"] == 100 + i
+            assert receive(b)[1]["id"] == 200 + i
+    finally:
+        a.disconnect()
+        b.disconnect()
+
+
+def test_latest_wins_under_a_flood(live_server):
+    """200 frames at once: fewer answers (stale frames dropped), the newest always answered."""
+    before = live_server.state.inference.stats()["frames_dropped"]
+    sio = live_server.connect()
+    try:
+        for i in range(200):
+            sio.emit("frame", {"id": i, "image": FRAME})
+        answered = []
+        while not answered or answered[-1] != 199:
+            event, data = receive(sio)
+            assert event == "prediction"
+            answered.append(data["id"])
+    finally:
+        sio.disconnect()
+    assert len(answered) < 200
+    assert answered == sorted(answered)
+    assert live_server.state.inference.stats()["frames_dropped"] > before
+
+
+def test_hot_swap_keeps_the_connection_and_reports_the_new_model(live_server, tiny_models_dir):
+    from webapp.registry import ModelError
+
+    sio = live_server.connect()
+    try:
+        sio.emit("frame", {"id": 1, "image": FRAME})
+        assert receive(sio)[1]["model"] == "tiny"
+        live_server.state.activate("tiny2")
+        assert receive(sio, "model")[1] == {"name": "tiny2"}
+        sio.emit("frame", {"id": 2, "image": FRAME})
+        data = receive(sio)[1]
+        assert (data["id"], data["model"]) == (2, "tiny2")
+        # A corrupt model file is refused and the current model keeps serving.
+        (tiny_models_dir / "broken.keras").write_bytes(b"PK\x03\x04 not really a zip")
+        (tiny_models_dir / "broken.json").write_text('{"name": "broken", "input_size": 28}')
+        with pytest.raises(ModelError):
+            live_server.state.activate("broken")
+        with pytest.raises(ModelError):
+            live_server.state.activate("../models/default")
+        sio.emit("frame", {"id": 3, "image": FRAME})
+        assert receive(sio)[1]["model"] == "tiny2"
+    finally:
+        live_server.state.activate("tiny")
+        sio.disconnect()
+
+
+def test_healthz_counts_live_clients(live_server):
+    import requests
+
+    sio = live_server.connect()
+    try:
+        health = requests.get(live_server.url + "/healthz", timeout=TIMEOUT).json()
+    finally:
+        sio.disconnect()
+    assert health["status"] == "ok" and health["model"] == "tiny"
+    assert health["clients"] >= 1 and health["device"] and health["uptime_s"] >= 0
+
+
+@pytest.fixture(scope="module")
+def default_server(serve_app, tmp_path_factory):
+    if not (DEFAULT_MODELS_DIR / "default.keras").exists():
+        pytest.skip("models/default.keras is not trained yet")
+    from webapp import create_app
+
+    return serve_app(create_app({
+        "TESTING": True, "INSTANCE_PATH": str(tmp_path_factory.mktemp("instance")),
+        "MODELS_DIR": str(DEFAULT_MODELS_DIR), "ACTIVE_MODEL": "default"}))
+
+
+def test_sign_mnist_test_images_come_back_as_the_right_letter(default_server, data_dir):
+    """One Sign MNIST test image per letter, scaled into a 640x480 frame's guide square."""
+    from webapp.benchmark import letter_samples
+
+    sio = default_server.connect()
+    try:
+        results = []
+        for i, (image, letter) in enumerate(letter_samples(data_dir)):
+            sio.emit("frame", {"id": i, "image": camera_frame(image, seed=i)})
+            event, data = receive(sio)
+            assert (event, data["id"]) == ("prediction", i)
+            results.append((letter, data["letter"]))
+    finally:
+        sio.disconnect()
+    wrong = [(want, got) for want, got in results if want != got]
+    assert len(results) == 24 and not wrong, wrong

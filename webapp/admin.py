@@ -1,0 +1,181 @@
+"""The admin area: login/logout, the dashboard page, the /admin Socket.IO namespace.
+
+`init_app(app)` wires everything the admin needs into an app made by create_app (call it once
+app.extensions["signlive"] exists): auth (secret key, password hash, limiter), the dashboard and API
+blueprints, the job manager (which marks runs a previous server left running as interrupted),
+the /admin namespace that relays training progress, and the model the admin last activated.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import socketio as socketio_lib
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from socketio.exceptions import ConnectionRefusedError
+
+from webapp import api, auth, jobs
+
+log = logging.getLogger(__name__)
+
+NAMESPACE = "/admin"
+RUNS_DB = "runs.db"
+EMIT_EXTENSION = "signlive.admin_emit"
+
+bp = Blueprint("admin", __name__)
+
+
+def emitter(app: Flask) -> Callable[[str, dict], None]:
+    """emit(event, payload) to every admin page connected to `app`'s own Socket.IO server
+    (thread-safe; the job relay calls it from its thread)."""
+    server = app.extensions["signlive"].server
+
+    def emit(event: str, payload: dict) -> None:
+        try:
+            server.emit(event, payload, namespace=NAMESPACE)
+        except Exception:  # a relay must never die because a client went away
+            log.exception("could not emit %s to %s", event, NAMESPACE)
+
+    return emit
+
+
+def emit_admin(event: str, payload: dict) -> None:
+    """emit() for the current app (from a request)."""
+    current_app.extensions[EMIT_EXTENSION](event, payload)
+
+
+class AdminNamespace(socketio_lib.Namespace):
+    """Progress for admin pages only: a connection without an admin session is refused.
+
+    A plain python-socketio Namespace on the app's own server (as /live is): it reads the
+    Flask session from the connect request's cookie itself.
+    """
+
+    def __init__(self, app: Flask) -> None:
+        super().__init__(NAMESPACE)
+        self.app = app
+
+    def on_connect(self, sid: str, environ: dict, auth_data: Any = None) -> None:
+        with self.app.request_context(environ):
+            if not auth.is_admin():
+                raise ConnectionRefusedError("admin login required")
+
+    def on_disconnect(self, sid: str, reason: Any = None) -> None:
+        return None
+
+
+# --- pages ----------------------------------------------------------------------------------
+
+def _form_csrf_ok() -> bool:
+    return auth.csrf_valid(request.form.get("csrf_token"))
+
+
+@bp.get("/admin")
+def dashboard():
+    if not auth.is_admin():
+        return redirect(url_for("admin.login"))
+    from webapp import nets
+    from webapp.training import TrainConfig
+
+    defaults = TrainConfig()
+    allow_limit = bool(current_app.testing or current_app.config.get("ALLOW_TRAIN_LIMIT"))
+    admin_config = {
+        "namespace": NAMESPACE,
+        "archs": list(nets.ARCHS),
+        "defaults": {"arch": defaults.arch, "epochs": defaults.epochs,
+                     "batch_size": defaults.batch_size, "learning_rate": defaults.learning_rate,
+                     "augment": defaults.augment, "early_stopping": defaults.early_stopping},
+        "allow_limit": allow_limit,
+        "train_limit": int(current_app.config.get("TRAIN_LIMIT") or 0),
+    }
+    return render_template("admin.html", csrf_token=auth.csrf_token(),
+                           admin_config=admin_config)
+
+
+@bp.route("/admin/login", methods=["GET", "POST"])
+def login():
+    if request.method == "GET":
+        if auth.is_admin():
+            return redirect(url_for("admin.dashboard"))
+        return render_template("login.html", csrf_token=auth.csrf_token(), error=None)
+
+    state = auth.state()
+    address = request.remote_addr or "unknown"
+    wait = state.limiter.retry_after(address)
+    if wait:
+        body = render_template("login.html", csrf_token=auth.csrf_token(),
+                               error=f"Too many failed logins. Try again in {wait} s.")
+        return body, 429, {"Retry-After": str(wait)}
+    if not _form_csrf_ok():
+        return render_template("login.html", csrf_token=auth.csrf_token(),
+                               error="The form expired. Please try again."), 400
+    if state.check_password(request.form.get("password")):
+        state.limiter.succeeded(address)
+        auth.log_in()
+        log.info("admin login from %s", address)
+        return redirect(url_for("admin.dashboard"))
+    time.sleep(state.fail_delay_s)  # slows guessing even below the limit
+    state.limiter.failed(address)
+    log.warning("failed admin login from %s", address)
+    return render_template("login.html", csrf_token=auth.csrf_token(),
+                           error="Wrong password."), 401
+
+
+@bp.post("/admin/logout")
+def logout():
+    if auth.is_admin() and not _form_csrf_ok():
+        return redirect(url_for("admin.dashboard"))
+    auth.log_out()
+    session.modified = True
+    return redirect(url_for("admin.login"))
+
+
+# --- wiring ---------------------------------------------------------------------------------
+
+def _restore_active_model(app: Flask) -> None:
+    """Serve the model the admin activated last, unless the operator named one explicitly."""
+    from webapp.config import DEFAULT_MODEL_NAME
+
+    path = Path(app.instance_path) / api.ACTIVE_MODEL_FILE
+    ext = app.extensions["signlive"]
+    if (not path.is_file() or os.environ.get("SIGNLIVE_MODEL")
+            or app.config.get("ACTIVE_MODEL", DEFAULT_MODEL_NAME) != DEFAULT_MODEL_NAME):
+        return
+    name = path.read_text(encoding="utf-8").strip()
+    if not name or name == ext.model_name:
+        return
+    try:
+        ext.activate(name)
+    except ValueError as exc:  # ModelError or a failed warm-up: keep what create_app loaded
+        app.logger.error("the model activated last, %r, cannot be served (%s); serving %r",
+                         name, exc, ext.model_name)
+        return
+    app.logger.info("serving %r, the model activated last (from %s)", name, path)
+
+
+def init_app(app: Flask) -> None:
+    """Add the admin area to `app` (see the module doc)."""
+    auth.init_app(app)
+    app.register_blueprint(bp)
+    app.register_blueprint(api.bp)
+    emit = app.extensions[EMIT_EXTENSION] = emitter(app)
+    store = jobs.RunStore(Path(app.instance_path) / RUNS_DB)
+    app.extensions[api.JOBS_EXTENSION] = jobs.JobManager(
+        store, models_dir=app.config["MODELS_DIR"], data_dir=app.config["DATA_DIR"],
+        emit=emit, cancel_grace_s=float(app.config.get("CANCEL_GRACE_S", 5.0)))
+    app.extensions["signlive"].server.register_namespace(AdminNamespace(app))
+    _restore_active_model(app)

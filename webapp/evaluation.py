@@ -1,0 +1,137 @@
+"""Scoring a model on a Dataset: accuracy, per-class precision/recall/F1, confusion matrix.
+
+Training (test accuracy in the metadata), `signlive evaluate` and the admin dashboard all
+read the same result dict, so its keys are a contract (see DESIGN.md / the team brief).
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+
+import numpy as np
+
+from webapp.data import Dataset
+from webapp.letters import CLASS_LETTERS, NUM_CLASSES
+
+
+def predict_probs(model, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """Class probabilities (N, 24) from the model's compiled forward pass, in batches."""
+    if len(x) == 0:
+        return np.zeros((0, NUM_CLASSES), np.float32)
+    probs = np.asarray(model.predict(x, batch_size=batch_size, verbose=0))
+    if probs.ndim != 2 or probs.shape[1] != NUM_CLASSES:
+        raise ValueError(f"model outputs shape {probs.shape[1:]}, expected ({NUM_CLASSES},)")
+    return probs
+
+
+def check_input_size(model, x: np.ndarray) -> None:
+    """A clear error instead of a shape traceback when the data does not fit the model."""
+    expected = tuple(model.input_shape[1:])
+    if tuple(x.shape[1:]) != expected:
+        raise ValueError(
+            f"data has images of shape {tuple(x.shape[1:])}; the model takes {expected}"
+        )
+
+
+def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+    """24x24 counts: row = true class, column = predicted class."""
+    index = np.asarray(y_true, np.int64) * NUM_CLASSES + np.asarray(y_pred, np.int64)
+    return np.bincount(index, minlength=NUM_CLASSES * NUM_CLASSES).reshape(NUM_CLASSES, NUM_CLASSES)
+
+
+def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """numerator / denominator with 0 where the denominator is 0 (no predictions / no support)."""
+    out = np.zeros(numerator.shape, np.float64)
+    np.divide(numerator, denominator, out=out, where=denominator > 0)
+    return out
+
+
+def metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict:
+    """Accuracy, per-class precision/recall/F1/support and the confusion matrix."""
+    confusion = confusion_matrix(y_true, y_pred)
+    tp = np.diag(confusion).astype(np.float64)
+    support = confusion.sum(axis=1)
+    precision = _ratio(tp, confusion.sum(axis=0))
+    recall = _ratio(tp, support)
+    f1 = _ratio(2 * precision * recall, precision + recall)
+    n = int(len(y_true))
+    present = support > 0
+    return {
+        "accuracy": float(tp.sum() / n) if n else 0.0,
+        "n": n,
+        "letters": list(CLASS_LETTERS),
+        "per_class": {
+            letter: {
+                "precision": round(float(precision[i]), 6),
+                "recall": round(float(recall[i]), 6),
+                "f1": round(float(f1[i]), 6),
+                "support": int(support[i]),
+            }
+            for i, letter in enumerate(CLASS_LETTERS)
+        },
+        "macro_f1": float(f1[present].mean()) if present.any() else 0.0,
+        "confusion": confusion.tolist(),
+    }
+
+
+def per_source(y_true: np.ndarray, y_pred: np.ndarray, sources: list[str]) -> dict:
+    """{source: {"accuracy", "n"}}, sorted by source name."""
+    hits: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    correct = (np.asarray(y_true) == np.asarray(y_pred)).tolist()
+    for source, ok in zip(sources, correct, strict=True):
+        hits[source or "-"][0] += int(ok)
+        hits[source or "-"][1] += 1
+    return {s: {"accuracy": h[0] / h[1], "n": h[1]} for s, h in sorted(hits.items())}
+
+
+def top_confusions(result: dict, count: int = 10) -> list[dict]:
+    """The largest off-diagonal cells: [{"true", "predicted", "count"}], biggest first."""
+    matrix = np.array(result["confusion"])
+    np.fill_diagonal(matrix, 0)
+    order = np.argsort(matrix, axis=None, kind="stable")[::-1][:count]
+    labels = result["letters"]
+    return [
+        {"true": labels[i // NUM_CLASSES], "predicted": labels[i % NUM_CLASSES],
+         "count": int(matrix.flat[i])}
+        for i in order
+        if matrix.flat[i] > 0
+    ]
+
+
+def evaluate(model, dataset: Dataset, batch_size: int = 256) -> dict:
+    """Score `model` on `dataset`; adds "per_source" when the data set knows its sources."""
+    check_input_size(model, dataset.x)
+    probs = predict_probs(model, dataset.x, batch_size=batch_size)
+    predicted = probs.argmax(axis=1)
+    result = metrics(dataset.y, predicted)
+    if dataset.sources:
+        result["per_source"] = per_source(dataset.y, predicted, dataset.sources)
+    return result
+
+
+def save_confusion_png(result: dict, path: str | os.PathLike) -> None:
+    """The confusion matrix as a PNG: colour = share of the true letter, numbers = counts."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure  # no pyplot: no global state, no GUI backend
+
+    matrix = np.array(result["confusion"])
+    labels = result["letters"]
+    rows = matrix.sum(axis=1, keepdims=True)
+    share = np.divide(matrix, rows, out=np.zeros(matrix.shape), where=rows > 0)
+    figure = Figure(figsize=(11, 10), dpi=100)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    image = axes.imshow(share, cmap="Blues", vmin=0.0, vmax=1.0)
+    figure.colorbar(image, ax=axes, fraction=0.046, pad=0.04, label="share of the true letter")
+    axes.set_xticks(range(len(labels)), labels)
+    axes.set_yticks(range(len(labels)), labels)
+    axes.set_xlabel("predicted letter")
+    axes.set_ylabel("true letter")
+    axes.set_title(f"accuracy {result['accuracy']:.4f} on {result['n']:,} images")
+    for (i, j), count in np.ndenumerate(matrix):
+        if count:
+            colour = "white" if share[i, j] > 0.5 else ("black" if i == j else "firebrick")
+            axes.text(j, i, str(count), ha="center", va="center", fontsize=7, color=colour)
+    figure.tight_layout()
+    figure.savefig(os.fspath(path))

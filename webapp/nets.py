@@ -1,0 +1,167 @@
+"""The classifier architectures: `cnn` (baseline), `resnet50` (classic), `resnet` (the default).
+
+Both residual nets are built from ONE block function and a stage table, as
+keras.applications.resnet does, so the difference between them is data, not code. All layers are
+plain `keras.layers`, so the same code trains on the TensorFlow, JAX or PyTorch backend and the
+saved `.keras` files load anywhere with `keras.saving.load_model` (no custom objects).
+
+Inputs are (size, size, 1) floats already scaled to [0, 1] by preprocess.py; outputs are a
+softmax over the 24 static letters. Augmentation is not part of these models (see
+`augmentation()`): it wraps them only while training, so serving never pays for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import keras
+from keras import layers
+
+from webapp.letters import NUM_CLASSES
+
+ARCHS = ("cnn", "resnet", "resnet50")
+
+# A stage: (filters of one block, number of blocks, stride of the stage's first block).
+# Two filters make a basic block (3x3, 3x3); three make a bottleneck block (1x1, 3x3, 1x1).
+Stage = tuple[tuple[int, ...], int, int]
+
+RESNET50_STAGES: tuple[Stage, ...] = (
+    ((64, 64, 256), 3, 1),
+    ((128, 128, 512), 4, 2),
+    ((256, 256, 1024), 6, 2),
+    ((512, 512, 2048), 3, 2),
+)
+
+# CIFAR-style: no downsampling stem, 28x28 -> 14x14 -> 7x7, about 0.7M parameters.
+COMPACT_STAGES: tuple[Stage, ...] = (
+    ((32, 32), 2, 1),
+    ((64, 64), 2, 2),
+    ((128, 128), 2, 2),
+)
+
+_BN_EPSILON = 1.001e-5
+
+
+def residual_block(x, filters: Sequence[int], stride: int = 1, name: str = "block"):
+    """One residual block: basic (2 filters) or bottleneck (3 filters), post-activation.
+
+    The shortcut is a 1x1 projection (+BN) when the block changes shape (the "convolutional"
+    block that opens a stage), the identity otherwise (the "identity" block).
+    """
+    if len(filters) == 3:
+        kernels = (1, 3, 1)
+    elif len(filters) == 2:
+        kernels = (3, 3)
+    else:
+        raise ValueError(f"a block takes 2 (basic) or 3 (bottleneck) filter counts, got {filters}")
+    out_channels = filters[-1]
+    shortcut = x
+    if stride != 1 or x.shape[-1] != out_channels:
+        shortcut = layers.Conv2D(out_channels, 1, strides=stride, use_bias=False,
+                                 name=f"{name}_0_conv")(x)
+        shortcut = layers.BatchNormalization(epsilon=_BN_EPSILON, name=f"{name}_0_bn")(shortcut)
+    # The stride sits on the 3x3 conv: the first of a basic block, the middle of a bottleneck
+    # (ResNet v1.5; same parameter count as v1, which strides the first 1x1).
+    stride_at = 2 if len(filters) == 3 else 1
+    y = x
+    for i, (width, kernel) in enumerate(zip(filters, kernels, strict=True), start=1):
+        y = layers.Conv2D(width, kernel, strides=stride if i == stride_at else 1, padding="same",
+                          use_bias=False, name=f"{name}_{i}_conv")(y)
+        y = layers.BatchNormalization(epsilon=_BN_EPSILON, name=f"{name}_{i}_bn")(y)
+        if i < len(filters):
+            y = layers.Activation("relu", name=f"{name}_{i}_relu")(y)
+    y = layers.Add(name=f"{name}_add")([shortcut, y])
+    return layers.Activation("relu", name=f"{name}_out")(y)
+
+
+def stack_stages(x, stages: Sequence[Stage]):
+    """Stack the stages of a stage table; the first block of each stage projects."""
+    for s, (filters, blocks, stride) in enumerate(stages, start=1):
+        for b in range(1, blocks + 1):
+            x = residual_block(x, filters, stride if b == 1 else 1, name=f"stage{s}_block{b}")
+    return x
+
+
+def _head(x, num_classes: int):
+    x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    return layers.Dense(num_classes, activation="softmax", name="predictions")(x)
+
+
+def _inputs(input_size: int):
+    return keras.Input(shape=(input_size, input_size, 1), name="image")
+
+
+def build_cnn(input_size: int = 28, num_classes: int = NUM_CLASSES) -> keras.Model:
+    """The articles' baseline: Conv32-Pool-Conv64-Pool-Conv64, Dense128, Dropout, softmax."""
+    inputs = _inputs(input_size)
+    x = inputs
+    for i, filters in enumerate((32, 64, 64), start=1):
+        x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"conv{i}")(x)
+        x = layers.BatchNormalization(name=f"conv{i}_bn")(x)
+        x = layers.Activation("relu", name=f"conv{i}_relu")(x)
+        if i < 3:
+            x = layers.MaxPooling2D(2, name=f"pool{i}")(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dense(128, activation="relu", name="fc")(x)
+    x = layers.Dropout(0.3, name="dropout")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", name="predictions")(x)
+    return keras.Model(inputs, outputs, name="cnn")
+
+
+def build_resnet50(input_size: int = 28, num_classes: int = NUM_CLASSES) -> keras.Model:
+    """The classic bottleneck ResNet-50: 7x7/2 stem, 3x3/2 max-pool, stages [3, 4, 6, 3].
+
+    'same' padding lets the 28x28 input through all the strides (28 -> 14 -> 7 -> 7 -> 4 -> 2 -> 1).
+    """
+    inputs = _inputs(input_size)
+    x = layers.Conv2D(64, 7, strides=2, padding="same", use_bias=False, name="conv1_conv")(inputs)
+    x = layers.BatchNormalization(epsilon=_BN_EPSILON, name="conv1_bn")(x)
+    x = layers.Activation("relu", name="conv1_relu")(x)
+    x = layers.MaxPooling2D(3, strides=2, padding="same", name="pool1_pool")(x)
+    x = stack_stages(x, RESNET50_STAGES)
+    return keras.Model(inputs, _head(x, num_classes), name="resnet50")
+
+
+def build_resnet(input_size: int = 28, num_classes: int = NUM_CLASSES) -> keras.Model:
+    """The default: a compact CIFAR-style ResNet for 28x28 (3x3 stem, 3 stages of basic blocks)."""
+    inputs = _inputs(input_size)
+    x = layers.Conv2D(32, 3, padding="same", use_bias=False, name="stem_conv")(inputs)
+    x = layers.BatchNormalization(epsilon=_BN_EPSILON, name="stem_bn")(x)
+    x = layers.Activation("relu", name="stem_relu")(x)
+    x = stack_stages(x, COMPACT_STAGES)
+    return keras.Model(inputs, _head(x, num_classes), name="resnet")
+
+
+_BUILDERS: dict[str, Callable[[int, int], keras.Model]] = {
+    "cnn": build_cnn,
+    "resnet": build_resnet,
+    "resnet50": build_resnet50,
+}
+
+
+def build_model(arch: str, input_size: int = 28, num_classes: int = NUM_CLASSES) -> keras.Model:
+    """A fresh, uncompiled model of architecture `arch` (one of ARCHS)."""
+    if arch not in _BUILDERS:
+        raise ValueError(f"unknown arch {arch!r}; choose one of {', '.join(ARCHS)}")
+    if not 8 <= int(input_size) <= 512:
+        raise ValueError(f"input_size {input_size} is outside 8-512")
+    return _BUILDERS[arch](int(input_size), int(num_classes))
+
+
+def augmentation(seed: int | None = None) -> keras.Sequential:
+    """On-the-fly augmentation for training only: small shifts, rotations, zoom, light.
+
+    No flips: a mirrored hand is a different (left-handed) sign and some letters differ mainly by
+    orientation. These layers are identity at inference, but they live only in the training
+    wrapper (see training.py), so the saved model never carries them.
+    """
+    return keras.Sequential(
+        [
+            layers.RandomTranslation(0.1, 0.1, fill_mode="nearest", seed=seed),
+            layers.RandomRotation(0.04, fill_mode="nearest", seed=seed),  # +-0.04 turn = +-15 deg
+            layers.RandomZoom(0.1, fill_mode="nearest", seed=seed),
+            layers.RandomBrightness(0.15, value_range=(0.0, 1.0), seed=seed),
+            layers.RandomContrast(0.2, value_range=(0.0, 1.0), seed=seed),
+        ],
+        name="augment",
+    )

@@ -1,0 +1,328 @@
+"""One training run: a TrainConfig in; a registered model, its metadata and history out.
+
+The same function serves `signlive train` and the admin's training jobs (which run it in a child
+process and relay `progress` events). Augmentation wraps the network only for `fit`; the saved
+model is the bare network, so serving never pays for augmentation and the file loads with plain
+`keras.saving.load_model`. The run keeps the weights of its best validation epoch, evaluates them
+on the test split, and only then registers the model, atomically: a cancelled, failed or killed
+run leaves nothing under a real name.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from webapp import config as app_config
+from webapp import device, nets
+from webapp.letters import CLASS_LETTERS
+from webapp.preprocess import DEFAULT_CROP_FRACTION, DEFAULT_INPUT_SIZE
+from webapp.registry import ModelError, Registry, check_name
+
+Progress = Callable[[dict], None]
+ShouldStop = Callable[[], bool]
+
+BATCH_EVENT_INTERVAL_S = 0.25  # at most ~4 batch events a second
+
+
+class TrainingCancelled(Exception):
+    """should_stop() asked the run to stop; nothing was registered."""
+
+
+class TrainingError(RuntimeError):
+    """The run could not produce a usable model (e.g. the loss diverged)."""
+
+
+class ConfigError(ValueError):
+    """A training parameter out of bounds; `field` names it (the admin API reports it)."""
+
+    def __init__(self, field_name: str, message: str) -> None:
+        super().__init__(f"{field_name}: {message}")
+        self.field = field_name
+
+
+@dataclass
+class TrainConfig:
+    """The parameters of one run (the CLI flags and the admin form map onto these)."""
+
+    arch: str = "resnet"
+    epochs: int = 20
+    batch_size: int = 128
+    learning_rate: float = 1e-3
+    augment: bool = True
+    name: str | None = None
+    data_dir: str | None = None
+    models_dir: str | None = None
+    val_fraction: float = 0.1
+    early_stopping: int = 0
+    limit: int = 0
+    seed: int = 0
+    input_size: int = field(default=DEFAULT_INPUT_SIZE)
+
+    def validate(self) -> TrainConfig:
+        """Raise ConfigError naming the first bad field; returns self for chaining."""
+        def integer(name: str, low: int, high: int) -> None:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise ConfigError(name, f"must be an integer from {low} to {high}, got {value!r}")
+
+        if self.arch not in nets.ARCHS:
+            raise ConfigError("arch", f"must be one of {', '.join(nets.ARCHS)}, got {self.arch!r}")
+        integer("epochs", 1, 500)
+        integer("batch_size", 8, 4096)
+        lr = self.learning_rate
+        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr <= 1:
+            raise ConfigError("learning_rate", f"must be a number in (0, 1], got {lr!r}")
+        if not isinstance(self.augment, bool):
+            raise ConfigError("augment", f"must be true or false, got {self.augment!r}")
+        vf = self.val_fraction
+        if isinstance(vf, bool) or not isinstance(vf, (int, float)) or not 0.0 <= vf < 0.5:
+            raise ConfigError("val_fraction", f"must be a number in [0, 0.5), got {vf!r}")
+        integer("early_stopping", 0, 500)
+        integer("limit", 0, 10_000_000)
+        integer("seed", 0, 2**31 - 1)
+        integer("input_size", 8, 512)
+        if self.name is not None:
+            try:
+                check_name(self.name)
+            except ModelError as exc:
+                raise ConfigError("name", str(exc)) from None
+        return self
+
+
+@dataclass
+class TrainResult:
+    name: str
+    model_path: Path
+    metadata: dict
+
+
+def _finite_or_none(value: object) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _make_callback(total_epochs: int, steps: int, progress: Progress | None,
+                   should_stop: ShouldStop | None, patience: int, has_val: bool, core):
+    """Progress events, cancellation at batch ends, per-epoch history, best weights."""
+    import keras
+
+    class RunCallback(keras.callbacks.Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.history: list[dict] = []
+            self.best_score: tuple[float, float] | None = None
+            self.best_weights = None
+            self.best_epoch = 0
+            self.run_start = time.perf_counter()
+            self.epoch_start = self.run_start
+            self.last_event = 0.0
+            self.epoch = 0
+
+        def _emit(self, event: dict) -> None:
+            if progress is not None:
+                progress(event)
+
+        def _check_stop(self) -> None:
+            if should_stop is not None and should_stop():
+                raise TrainingCancelled("training cancelled")
+
+        def _epoch_seconds_estimate(self, batch_seconds: float) -> float:
+            if self.history:
+                return sum(h["seconds"] for h in self.history) / len(self.history)
+            return batch_seconds * steps
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch + 1
+            self.epoch_start = time.perf_counter()
+
+        def on_train_batch_end(self, batch, logs=None):
+            self._check_stop()
+            now = time.perf_counter()
+            done = batch + 1
+            if now - self.last_event < BATCH_EVENT_INTERVAL_S and done != steps:
+                return
+            self.last_event = now
+            logs = logs or {}
+            per_batch = (now - self.epoch_start) / done
+            eta = per_batch * (steps - done) + self._epoch_seconds_estimate(per_batch) * (
+                total_epochs - self.epoch)
+            self._emit({"type": "batch", "epoch": self.epoch, "batch": done, "steps": steps,
+                        "loss": _finite_or_none(logs.get("loss")),
+                        "accuracy": _finite_or_none(logs.get("accuracy")),
+                        "eta_s": round(eta, 1)})
+
+        def on_test_batch_end(self, batch, logs=None):
+            self._check_stop()
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = logs or {}
+            seconds = time.perf_counter() - self.epoch_start
+            row = {"epoch": epoch + 1,
+                   "loss": _finite_or_none(logs.get("loss")),
+                   "accuracy": _finite_or_none(logs.get("accuracy")),
+                   "val_loss": _finite_or_none(logs.get("val_loss")) if has_val else None,
+                   "val_accuracy": _finite_or_none(logs.get("val_accuracy")) if has_val else None,
+                   "seconds": round(seconds, 2)}
+            self.history.append(row)
+            if row["loss"] is None:
+                raise TrainingError(
+                    f"the loss diverged (not a number) in epoch {epoch + 1}; "
+                    "try a lower learning rate")
+            # Best = highest val accuracy, ties broken by lower val loss; without a validation
+            # split the last epoch counts as best.
+            if has_val:
+                score = (row["val_accuracy"] or 0.0, -(row["val_loss"] or math.inf))
+                if self.best_score is None or score > self.best_score:
+                    self.best_score, self.best_epoch = score, epoch + 1
+                    self.best_weights = core.get_weights()
+                elif patience and epoch + 1 - self.best_epoch >= patience:
+                    self.model.stop_training = True
+            else:
+                self.best_epoch = epoch + 1
+            eta = self._epoch_seconds_estimate(seconds) * (total_epochs - epoch - 1)
+            self._emit({"type": "epoch", "epoch": epoch + 1, "epochs": total_epochs,
+                        "loss": row["loss"], "accuracy": row["accuracy"],
+                        "val_loss": row["val_loss"], "val_accuracy": row["val_accuracy"],
+                        "seconds": row["seconds"], "eta_s": round(eta, 1)})
+
+    return RunCallback()
+
+
+def _tensorflow_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("tensorflow") is not None
+
+
+def _fit_inputs(x, y, batch_size: int, shuffle: bool, seed: int) -> dict:
+    """fit() arguments for one split: a prefetching tf.data pipeline when TensorFlow is there
+    (always, on the default backend), else the arrays themselves (Keras batches them), so that
+    the JAX/PyTorch backends train on a machine without TensorFlow."""
+    if _tensorflow_available():
+        from webapp import data
+
+        # shuffle=False: the pipeline shuffles itself (fit would only warn about it).
+        return {"data": data.to_tf_dataset(x, y, batch_size, shuffle=shuffle, seed=seed),
+                "shuffle": False}
+    return {"data": (x, y), "batch_size": batch_size, "shuffle": shuffle}
+
+
+def _compile(trainer, learning_rate: float, total_steps: int, jit_compile) -> None:
+    import keras
+
+    schedule = keras.optimizers.schedules.CosineDecay(
+        learning_rate, decay_steps=max(1, total_steps), alpha=0.01)
+    trainer.compile(optimizer=keras.optimizers.Adam(schedule),
+                    loss="sparse_categorical_crossentropy", metrics=["accuracy"],
+                    jit_compile=jit_compile)
+
+
+def _jit_setting():
+    """XLA for fit: "auto" by default; SIGNLIVE_JIT=0/1 forces it (see docs/PERFORMANCE.md)."""
+    raw = os.environ.get("SIGNLIVE_JIT", "").strip()
+    if raw in ("0", "false", "no"):
+        return False
+    if raw in ("1", "true", "yes"):
+        return True
+    return "auto"
+
+
+def train(config: TrainConfig, progress: Progress | None = None,
+          should_stop: ShouldStop | None = None) -> TrainResult:
+    """Train, keep the best validation epoch's weights, test, register. See the module doc."""
+    config.validate()
+    import keras
+
+    from webapp import data, evaluation
+
+    started = time.perf_counter()
+    name = config.name or f"{config.arch}-{datetime.now():%Y%m%d-%H%M%S}"
+    data_dir = app_config.data_dir(config.data_dir)
+    registry = Registry(app_config.models_dir(config.models_dir))
+    registry.path(name)  # validates the name before any work
+    keras.utils.set_random_seed(config.seed)
+
+    full = data.load_split(data_dir, "train", size=config.input_size, limit=config.limit)
+    if config.val_fraction > 0:
+        x_train, y_train, x_val, y_val = data.stratified_split(
+            full.x, full.y, config.val_fraction, config.seed)
+    else:
+        x_train, y_train, x_val, y_val = full.x, full.y, None, None
+    has_val = x_val is not None and len(x_val) > 0
+    steps = max(1, math.ceil(len(x_train) / config.batch_size))
+
+    core = nets.build_model(config.arch, config.input_size)
+    if config.augment:
+        inputs = keras.Input(shape=core.input_shape[1:], name="image")
+        trainer = keras.Model(inputs, core(nets.augmentation(config.seed)(inputs)),
+                              name=f"{core.name}_train")
+    else:
+        trainer = core
+    _compile(trainer, config.learning_rate, steps * config.epochs, _jit_setting())
+
+    callback = _make_callback(config.epochs, steps, progress, should_stop,
+                              config.early_stopping, has_val, core)
+    if progress is not None:
+        progress({"type": "start", "epochs": config.epochs, "steps_per_epoch": steps,
+                  "arch": config.arch, "name": name})
+    train_inputs = _fit_inputs(x_train, y_train, config.batch_size, True, config.seed)
+    fit_kwargs = {k: v for k, v in train_inputs.items() if k != "data"}
+    if has_val:
+        val_batch = max(config.batch_size, 256)
+        val_inputs = _fit_inputs(x_val, y_val, val_batch, False, config.seed)
+        fit_kwargs["validation_data"] = val_inputs["data"]
+        if isinstance(val_inputs["data"], tuple):
+            fit_kwargs["validation_batch_size"] = val_batch
+    fit_args = train_inputs["data"]
+    if isinstance(fit_args, tuple):
+        trainer.fit(*fit_args, epochs=config.epochs, callbacks=[callback], verbose=0, **fit_kwargs)
+    else:
+        trainer.fit(fit_args, epochs=config.epochs, callbacks=[callback], verbose=0, **fit_kwargs)
+    if callback.best_weights is not None:
+        core.set_weights(callback.best_weights)
+    train_seconds = time.perf_counter() - started
+
+    if should_stop is not None and should_stop():
+        raise TrainingCancelled("training cancelled")
+    test = data.load_split(data_dir, "test", size=config.input_size)
+    result = evaluation.evaluate(core, test)
+    if should_stop is not None and should_stop():
+        raise TrainingCancelled("training cancelled")
+
+    metadata = {
+        "name": name,
+        "arch": config.arch,
+        "letters": list(CLASS_LETTERS),
+        "input_size": config.input_size,
+        "crop_fraction": DEFAULT_CROP_FRACTION,
+        "test_accuracy": float(result["accuracy"]),
+        "test_n": int(result["n"]),
+        "per_class": result["per_class"],
+        "confusion": result["confusion"],
+        "params": int(core.count_params()),
+        "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "epochs": len(callback.history),
+        "best_epoch": callback.best_epoch,
+        "data_sha256": data.data_sha256(data_dir),
+        "training_seconds": round(train_seconds, 1),
+        "device": device.describe(),
+        "history": callback.history,
+        "keras_version": keras.__version__,
+        "backend": keras.backend.backend(),
+        "config": {k: v for k, v in asdict(config).items()
+                   if k not in ("data_dir", "models_dir", "name")},
+        "train_rows": int(len(x_train)),
+        "val_rows": int(len(x_val)) if has_val else 0,
+    }
+    model_path = registry.save(core, name, metadata)
+    if progress is not None:
+        progress({"type": "end", "test_accuracy": metadata["test_accuracy"], "name": name})
+    return TrainResult(name=name, model_path=model_path, metadata=metadata)
