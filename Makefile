@@ -19,9 +19,11 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/signlive serve
 
-# Debian's chromium drives the browser tests (Playwright's own download does not work here).
+# Debian's chromium drives the browser tests (Playwright's own download does not work here);
+# redis-server backs the scale-out test (tests/test_scaleout.py).
 browser-deps:
 	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update && $(SUDO) apt-get install -y chromium; }
+	@command -v redis-server >/dev/null 2>&1 || { $(SUDO) apt-get update && $(SUDO) apt-get install -y redis-server; }
 
 test: $(STAMP) browser-deps
 	$(BIN)/python -m pytest

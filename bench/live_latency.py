@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -77,7 +78,7 @@ def serve(mode: str, port: int) -> None:
     """Run the dev server (mode "werkzeug" or "baseline") until killed."""
     from webapp import create_app, socketio
 
-    app = create_app()
+    app = create_app({"INSTANCE_PATH": tempfile.mkdtemp(prefix="signlive-bench-instance-")})
     if mode == "baseline":
         state = app.extensions["signlive"]
         state.live.inference = PredictEachFrame(state.inference.served,
@@ -118,8 +119,11 @@ def start_server(kind: str, port: int, env: dict) -> subprocess.Popen:
     else:
         command = [sys.executable, "-m", "bench.live_latency", "--serve", kind,
                    "--port", str(port)]
-    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    log = tempfile.NamedTemporaryFile("w+", prefix=f"signlive-bench-{kind}-", suffix=".log",
+                                      delete=False)
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    process.log_path = log.name
+    return process
 
 
 def wait_healthy(url: str, process: subprocess.Popen, timeout: float = 180.0) -> None:
@@ -128,7 +132,8 @@ def wait_healthy(url: str, process: subprocess.Popen, timeout: float = 180.0) ->
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}")
+            tail = Path(process.log_path).read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"server exited with {process.returncode}:\n{tail}")
         try:
             requests.get(url + "/healthz", timeout=10).raise_for_status()
             return
@@ -138,8 +143,17 @@ def wait_healthy(url: str, process: subprocess.Popen, timeout: float = 180.0) ->
 
 
 def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU seconds used by process `pid` and its direct children (gunicorn's worker)."""
+    total = 0.0
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    pids = [pid] + [int(c) for c in children.read_text().split()] if children.exists() else [pid]
+    for one in pids:
+        try:
+            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def run_clients(url: str, frames: list[bytes], clients: int, fps: float, seconds: float,
@@ -230,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     served = prepare(loaded)
     samples = benchmark.letter_samples(config.data_dir(), per_letter=2)
     frames = [benchmark.camera_frame(image, seed=i) for i, (image, _) in enumerate(samples)]
-    print(f"model: {description}; device: {describe()}; frames: 640x480 JPEG q90, "
+    print(f"model: {description}; device: {describe()}; frames: 640x480 JPEG q80, "
           f"{int(np.mean([len(f) for f in frames])) // 1024} KiB on average")
 
     print("\n1. server side, in process: decode + preprocess + forward, ms per frame")
@@ -246,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n2. end to end over Socket.IO/WebSocket, each client <= {args.fps:g} fps, "
           f"one frame in flight, {args.seconds:g} s measured")
     env = dict(os.environ, SIGNLIVE_MODELS=str(models_dir), SIGNLIVE_MODEL=name,
-               SIGNLIVE_SECRET_KEY="bench", SIGNLIVE_ADMIN_PASSWORD="bench-password")
+               SIGNLIVE_SECRET_KEY=secrets.token_hex(32), SIGNLIVE_ADMIN_PASSWORD="bench-password")
     rows = []
     for kind in kinds:
         port = free_port()
@@ -255,18 +269,21 @@ def main(argv: list[str] | None = None) -> int:
         try:
             wait_healthy(url, process)
             for n in counts:
-                cpu0, t0 = cpu_seconds(process.pid), time.monotonic()
+                cpu0, own0, t0 = cpu_seconds(process.pid), time.process_time(), time.monotonic()
                 r = run_clients(url, frames, n, args.fps, args.seconds)
-                cpu = (cpu_seconds(process.pid) - cpu0) / (time.monotonic() - t0) * 100
+                wall = time.monotonic() - t0
+                cpu = (cpu_seconds(process.pid) - cpu0) / wall * 100
+                own = (time.process_time() - own0) / wall * 100
                 rows.append([kind, n, r["fps"], r["rtt_p50"], r["rtt_p95"], r["rtt_p99"],
-                             r["server_p50"], r["errors"], f"{cpu:.0f}%"])
+                             r["server_p50"], r["errors"], f"{cpu:.0f}%", f"{own:.0f}%"])
                 if r["first_error"]:
                     print(f"  {kind} x{n}: first error: {r['first_error'][:200]}")
         finally:
             process.terminate()
             process.wait(30)
     print(benchmark.format_table(rows, ["server", "clients", "frames/s", "rtt p50", "rtt p95",
-                                        "rtt p99", "server p50", "errors", "server CPU"]))
+                                        "rtt p99", "server p50", "errors", "server CPU",
+                                        "clients CPU"]))
     return 0
 
 

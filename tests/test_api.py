@@ -65,6 +65,22 @@ def admin(app):
     return client
 
 
+@pytest.fixture(scope="module")
+def shared_app(tmp_path_factory, models_dir):
+    """One app for the requests that must be refused (each test checks nothing changed)."""
+    app = create_app(settings(tmp_path_factory.mktemp("shared"), models_dir))
+    yield app
+    app.extensions["signlive.jobs"].shutdown()
+    app.extensions["signlive"].close()
+
+
+@pytest.fixture(scope="module")
+def shared_admin(shared_app):
+    client = shared_app.test_client()
+    client.environ_base["HTTP_X_CSRFTOKEN"] = login(client)
+    return client
+
+
 def _no_run_started(app) -> None:
     assert app.extensions["signlive.jobs"].store.count() == 0
     assert app.extensions["signlive.jobs"].current() is None
@@ -99,8 +115,9 @@ BAD_RUNS = [
 
 
 @pytest.mark.parametrize(("body", "field"), BAD_RUNS)
-def test_bad_run_parameters_are_refused_naming_the_field(admin, app, body, field):
-    response = admin.post("/api/runs", json=body)
+def test_bad_run_parameters_are_refused_naming_the_field(shared_admin, shared_app, body, field):
+    app = shared_app
+    response = shared_admin.post("/api/runs", json=body)
     assert response.status_code == 400
     data = response.get_json()
     assert data["field"] == field and data["error"].startswith(field), data
@@ -118,17 +135,19 @@ def test_bad_run_parameters_are_refused_naming_the_field(admin, app, body, field
     ('{"arch": "cnn"}', "text/plain", 400, "Content-Type"),
     ('{"arch": "' + "x" * 70_000 + '"}', "application/json", 413, "too large"),
 ])
-def test_malformed_and_oversized_bodies_get_json_errors(admin, app, data, content_type, status,
-                                                        message):
-    response = admin.post("/api/runs", data=data, content_type=content_type)
+def test_malformed_and_oversized_bodies_get_json_errors(shared_admin, shared_app, data,
+                                                        content_type, status, message):
+    app = shared_app
+    response = shared_admin.post("/api/runs", data=data, content_type=content_type)
     assert response.status_code == status
     assert response.is_json and message in response.get_json()["error"]
     _no_run_started(app)
 
 
-def test_deeply_nested_json_is_refused(admin, app):
+def test_deeply_nested_json_is_refused(shared_admin, shared_app):
+    app = shared_app
     body = "[" * 5000 + "]" * 5000
-    response = admin.post("/api/runs", data=body, content_type="application/json")
+    response = shared_admin.post("/api/runs", data=body, content_type="application/json")
     assert response.status_code == 400
     _no_run_started(app)
 
@@ -165,7 +184,8 @@ def test_parameters_default_and_validate():
 
 # --- routes, ids, methods -----------------------------------------------------------------
 
-def test_unknown_routes_methods_and_ids_are_json(admin):
+def test_unknown_routes_methods_and_ids_are_json(shared_admin):
+    admin = shared_admin
     assert admin.get("/api/nope").status_code == 404
     assert admin.get("/api/nope").get_json()["error"].startswith("no API route")
     assert admin.get("/api/runs/999").status_code == 404

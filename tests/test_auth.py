@@ -22,7 +22,7 @@ API_ROUTES = [
     ("POST", "/api/runs/1/cancel", True),
     ("GET", "/api/models", False),
     ("POST", "/api/models/default/activate", True),
-    ("DELETE", "/api/models/other", True),
+    ("DELETE", "/api/models/ghost", True),
     ("GET", "/api/data", False),
     ("GET", "/api/no-such-route", False),
 ]
@@ -61,20 +61,30 @@ def app(make_app):
     return make_app()
 
 
+@pytest.fixture(scope="module")
+def shared_app(tmp_path_factory, models_dir):
+    """One app for the tests that only read, or are refused (faster than one app each)."""
+    app = create_app(settings(tmp_path_factory.mktemp("shared"), models_dir))
+    yield app
+    _close(app)
+
+
 @pytest.fixture
 def client(app):
     return app.test_client()
 
 
 @pytest.mark.parametrize(("method", "path", "mutates"), API_ROUTES)
-def test_every_api_route_needs_a_session(client, method, path, mutates):
-    response = client.open(path, method=method, json={} if mutates else None)
+def test_every_api_route_needs_a_session(shared_app, method, path, mutates):
+    response = shared_app.test_client().open(path, method=method, json={} if mutates else None)
     assert response.status_code == 401
     assert response.get_json() == {"error": "admin login required"}
 
 
 @pytest.mark.parametrize(("method", "path"), MUTATING)
-def test_mutating_routes_need_the_csrf_token(client, app, method, path):
+def test_mutating_routes_need_the_csrf_token(shared_app, method, path):
+    app = shared_app
+    client = app.test_client()
     token = login(client)
     before = app.extensions["signlive"].model_name
     for headers in ({}, {"X-CSRFToken": "not-the-token"}, {"X-CSRFToken": ""}):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 import time
@@ -43,7 +44,7 @@ def gunicorn(tiny_models_dir, tmp_path):
 
     port = free_port()
     env = dict(os.environ, SIGNLIVE_MODELS=str(tiny_models_dir), SIGNLIVE_MODEL="tiny",
-               SIGNLIVE_SECRET_KEY="test-secret", SIGNLIVE_ADMIN_PASSWORD="test-password",
+               SIGNLIVE_SECRET_KEY=secrets.token_hex(32), SIGNLIVE_ADMIN_PASSWORD="test-password",
                TF_CPP_MIN_LOG_LEVEL="2")
     process = subprocess.Popen(gunicorn_command(port), cwd=ROOT, env=env, text=True,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import struct
+import threading
+import time
 import zlib
 
 import cv2
@@ -134,22 +137,72 @@ def test_two_clients_get_their_own_answers(live_server):
 
 
 def test_latest_wins_under_a_flood(live_server):
-    """200 frames at once: fewer answers (stale frames dropped), the newest always answered."""
-    before = live_server.state.inference.stats()["frames_dropped"]
+    """200 frames while the model is busy: only the busy one and the newest are answered."""
+    service = live_server.state.inference
+    served = service.served
+    busy, release = threading.Event(), threading.Event()
+
+    def gated_forward(x):  # the real model, held until the flood has arrived
+        busy.set()
+        release.wait(TIMEOUT)
+        return served.forward(x)
+
+    before = service.stats()
+    service.swap(dataclasses.replace(served, forward=gated_forward))
     sio = live_server.connect()
     try:
-        for i in range(200):
+        sio.emit("frame", {"id": 0, "image": FRAME})
+        assert busy.wait(TIMEOUT)
+        for i in range(1, 200):
             sio.emit("frame", {"id": i, "image": FRAME})
-        answered = []
-        while not answered or answered[-1] != 199:
-            event, data = receive(sio)
-            assert event == "prediction"
-            answered.append(data["id"])
+        deadline = time.monotonic() + TIMEOUT
+        while service.stats()["frames_received"] < before["frames_received"] + 200:
+            assert time.monotonic() < deadline, "the flood did not arrive"
+            time.sleep(0.01)
+        release.set()
+        answered = [receive(sio)[1]["id"] for _ in range(2)]
+        sio.emit("frame", {"id": 500, "image": FRAME})
+        assert receive(sio)[1]["id"] == 500  # nothing stale was queued behind the newest
     finally:
+        release.set()
+        service.swap(served)
         sio.disconnect()
-    assert len(answered) < 200
-    assert answered == sorted(answered)
-    assert live_server.state.inference.stats()["frames_dropped"] > before
+    assert answered == [0, 199]
+    assert service.stats()["frames_dropped"] - before["frames_dropped"] == 198
+
+
+def test_frames_from_several_clients_share_one_forward_pass(live_server):
+    service = live_server.state.inference
+    served = service.served
+    busy, release = threading.Event(), threading.Event()
+
+    def gated_forward(x):
+        busy.set()
+        release.wait(TIMEOUT)
+        return served.forward(x)
+
+    clients = [live_server.connect() for _ in range(4)]
+    before = service.stats()["batch_sizes"]
+    service.swap(dataclasses.replace(served, forward=gated_forward))
+    try:
+        clients[0].emit("frame", {"id": 0, "image": FRAME})
+        assert busy.wait(TIMEOUT)
+        for i, sio in enumerate(clients[1:], start=1):
+            sio.emit("frame", {"id": i, "image": FRAME})
+        deadline = time.monotonic() + TIMEOUT
+        while service.stats()["pending"] < 3:
+            assert time.monotonic() < deadline, "the frames did not arrive"
+            time.sleep(0.01)
+        release.set()
+        for i, sio in enumerate(clients):
+            assert receive(sio)[1]["id"] == i
+    finally:
+        release.set()
+        service.swap(served)
+        for sio in clients:
+            sio.disconnect()
+    after = service.stats()["batch_sizes"]
+    assert after.get(3, 0) == before.get(3, 0) + 1  # the three waiting frames: one batch
 
 
 def test_hot_swap_keeps_the_connection_and_reports_the_new_model(live_server, tiny_models_dir):

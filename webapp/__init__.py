@@ -9,6 +9,7 @@ docs/DEPLOY.md). Everything the live server shares lives in `app.extensions["sig
 from __future__ import annotations
 
 import logging
+import os
 import time
 from pathlib import Path
 
@@ -97,8 +98,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     root = Path(__file__).resolve().parent.parent
     app = Flask(__name__, static_folder=str(root / "static"),
                 template_folder=str(root / "templates"), instance_relative_config=True,
-                # ADMIN engineer: tests give each app its own instance folder (db, secrets).
-                instance_path=(test_config or {}).get("INSTANCE_PATH"))
+                # The instance folder (run history, password hash): tests give each app its
+                # own; deployments choose it with SIGNLIVE_INSTANCE.
+                instance_path=(test_config or {}).get("INSTANCE_PATH")
+                or os.environ.get("SIGNLIVE_INSTANCE") or None)
     app.config.from_mapping(config.from_environment())
     if test_config:
         app.config.from_mapping(test_config)
@@ -151,15 +154,14 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.extensions["signlive"] = Signlive(registry, inference, live, socketio.server,
                                           time.monotonic())
 
-    from webapp import pages
+    from webapp import admin, metrics, pages, scaleout, security
 
-    app.register_blueprint(pages.bp)
-
-    # --- ADMIN engineer: register the admin blueprint / "/admin" namespace here -------------
-    from webapp import admin
-
-    admin.init_app(app)
-    # ------------------------------------------------------------------------------------------
+    app.register_blueprint(pages.bp)  # /, /kiosk, /healthz
+    admin.init_app(app)  # login, dashboard, /api/, the /admin namespace, training jobs
+    security.init_app(app)  # security headers, generic error pages
+    metrics.init_app(app)
+    scaleout.init_app(app)  # with SIGNLIVE_MESSAGE_QUEUE: activations reach every server
+    metrics.log_startup(app)
 
     log.info("signlive ready: model=%s device=%s crop_fraction=%.4f input=%d",
              inference.model_name, device, inference.crop_fraction, inference.served.input_size)

@@ -103,7 +103,13 @@ def dashboard():
         "train_limit": int(current_app.config.get("TRAIN_LIMIT") or 0),
     }
     return render_template("admin.html", csrf_token=auth.csrf_token(),
-                           admin_config=admin_config)
+                           admin_config=admin_config, page_config={})
+
+
+def _login_page(error: str | None = None, status: int = 200, headers: dict | None = None):
+    page = render_template("login.html", csrf_token=auth.csrf_token(), page_config={},
+                           error=error)
+    return page, status, headers or {}
 
 
 @bp.route("/admin/login", methods=["GET", "POST"])
@@ -111,18 +117,16 @@ def login():
     if request.method == "GET":
         if auth.is_admin():
             return redirect(url_for("admin.dashboard"))
-        return render_template("login.html", csrf_token=auth.csrf_token(), error=None)
+        return _login_page()
 
     state = auth.state()
     address = request.remote_addr or "unknown"
     wait = state.limiter.retry_after(address)
     if wait:
-        body = render_template("login.html", csrf_token=auth.csrf_token(),
-                               error=f"Too many failed logins. Try again in {wait} s.")
-        return body, 429, {"Retry-After": str(wait)}
+        return _login_page(f"Too many failed logins. Try again in {wait} s.", 429,
+                           {"Retry-After": str(wait)})
     if not _form_csrf_ok():
-        return render_template("login.html", csrf_token=auth.csrf_token(),
-                               error="The form expired. Please try again."), 400
+        return _login_page("The form expired. Please try again.", 400)
     if state.check_password(request.form.get("password")):
         state.limiter.succeeded(address)
         auth.log_in()
@@ -131,8 +135,7 @@ def login():
     time.sleep(state.fail_delay_s)  # slows guessing even below the limit
     state.limiter.failed(address)
     log.warning("failed admin login from %s", address)
-    return render_template("login.html", csrf_token=auth.csrf_token(),
-                           error="Wrong password."), 401
+    return _login_page("Wrong password.", 401)
 
 
 @bp.post("/admin/logout")

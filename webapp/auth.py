@@ -9,7 +9,6 @@ logins survive restarts. Every mutating admin request carries a per-session CSRF
 
 from __future__ import annotations
 
-import functools
 import hmac
 import logging
 import os
@@ -17,7 +16,6 @@ import secrets
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -203,14 +201,3 @@ def api_error(status: int, message: str, **extra: Any):
     response = jsonify({"error": message, **extra})
     response.status_code = status
     return response
-
-
-def admin_required(view: Callable) -> Callable:
-    """JSON 401 for a request without an admin session."""
-    @functools.wraps(view)
-    def wrapped(*args, **kwargs):
-        if not is_admin():
-            return api_error(401, "admin login required")
-        return view(*args, **kwargs)
-
-    return wrapped

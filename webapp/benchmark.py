@@ -26,12 +26,18 @@ def camera_frame(
     width: int = 640,
     height: int = 480,
     crop_fraction: float = DEFAULT_CROP_FRACTION,
-    quality: int = 90,
+    quality: int = 80,
     seed: int = 0,
 ) -> bytes:
     """A JPEG camera frame whose guide square shows `sample` (a gray uint8 image) scaled up."""
+    # A lit wall: a smooth gradient with a little sensor noise (pure noise would make frames
+    # several times larger and slower to decode than any real webcam frame).
     rng = np.random.default_rng(seed)
-    frame = rng.integers(60, 200, (height, width, 3), dtype=np.uint8)
+    ramp = np.linspace(70, 170, width, dtype=np.float32)[None, :] + np.linspace(
+        0, 30, height, dtype=np.float32)[:, None]
+    noise = rng.normal(0, 4, (height, width)).astype(np.float32)
+    gray = np.clip(ramp + noise, 0, 255).astype(np.uint8)
+    frame = np.repeat(gray[..., None], 3, axis=2)
     square = guide_square(height, width, crop_fraction)
     big = cv2.resize(np.asarray(sample, np.uint8), (square.side, square.side),
                      interpolation=cv2.INTER_LINEAR)

@@ -287,7 +287,8 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train a model and register it in the models folder")
     train.add_argument("--arch", choices=("cnn", "resnet", "resnet50"), default="resnet")
     train.add_argument("--epochs", type=int, default=20)
-    train.add_argument("--data", default=None, help="data folder (default: $SIGNLIVE_DATA or ../shared/data)")
+    train.add_argument("--data", default=None,
+                       help="data folder (default: $SIGNLIVE_DATA or ../shared/data)")
     train.add_argument("--name", default=None, help="model name (default: ARCH-TIMESTAMP)")
     train.add_argument("--batch-size", type=int, default=128)
     train.add_argument("--learning-rate", type=float, default=1e-3)

@@ -6,16 +6,25 @@ describes, so the server can log "GPU:0 (NVIDIA H100 ...)" or "CPU (2 cores)" at
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 
 def describe() -> str:
-    """A short description of the device Keras/TensorFlow will compute on."""
+    """A short description of the device Keras/TensorFlow will compute on.
+
+    Call it before the first model loads: it also turns on GPU memory growth.
+    """
     try:
         import tensorflow as tf
     except ImportError:  # another Keras backend (a GPU machine with JAX/PyTorch only)
         return _describe_other_backend()
     gpus = tf.config.list_physical_devices("GPU")
+    for gpu in gpus:
+        # Take GPU memory as needed, not all of it at once: a training run in its own process
+        # shares the same GPU with the server.
+        with contextlib.suppress(RuntimeError, ValueError):  # already initialised: keep it
+            tf.config.experimental.set_memory_growth(gpu, True)
     if gpus:
         details = tf.config.experimental.get_device_details(gpus[0])
         label = details.get("device_name") or gpus[0].name

@@ -4,9 +4,10 @@ Why one worker: a forward pass over 16 frames costs little more than over one, a
 already spreads one pass over all cores, so N client threads each calling the model would only
 fight over the same cores. Instead every client's newest frame waits in `_pending` (a dict keyed
 by client: latest wins, so a flooding or slow client can never grow a queue), and the worker
-takes up to `max_batch` of them (waiting at most `batch_wait_ms` for company), preprocesses them
-with webapp.preprocess (decoding in a small thread pool: OpenCV releases the GIL), runs ONE
-compiled forward pass, and hands each result to the reply callback that came with the frame.
+takes up to `max_batch` of them (waiting at most `batch_wait_ms` for company, and only while
+an active client's frame is still missing), preprocesses them with webapp.preprocess (decoding
+in a small thread pool: OpenCV releases the GIL), runs ONE compiled forward pass, and hands
+each result to the reply callback that came with the frame.
 
 A frame replaced by a newer one from the same client gets no answer at all (counted as
 `dropped`): the page only ever waits for its newest frame, so an error for a stale one would be
@@ -37,6 +38,7 @@ log = logging.getLogger("signlive.inference")
 # Batches are padded up to one of these sizes, so the forward pass only ever sees a handful of
 # shapes, all of them warmed up at load time (no first-time cost in the middle of serving).
 BATCH_BUCKETS = (1, 2, 4, 8, 12, 16, 24, 32, 48, 64)
+ACTIVE_WINDOW_S = 1.0  # a client that sent a frame this recently is expected to send again
 
 Reply = Callable[[str, dict], None]
 """reply(event, payload): event is "prediction" or "error"; called from the worker thread."""
@@ -130,9 +132,11 @@ class InferenceService:
         self.device = device
         self._served = served
         self._pending: dict[str, _Pending] = {}
+        self._last_seen: dict[str, float] = {}
         self._cond = threading.Condition()
         self._closed = False
         self._swap_listeners: list[Callable[[str], None]] = []
+        self._batch_listeners: list[Callable[[int, list[float]], None]] = []  # metrics
         self._pool = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 2),
                                         thread_name_prefix="signlive-decode")
         self._stats_lock = threading.Lock()
@@ -157,12 +161,12 @@ class InferenceService:
     def crop_fraction(self) -> float:
         return self._served.crop_fraction
 
-    def swap(self, loaded: LoadedModel) -> ServedModel:
-        """Serve `loaded` from the next batch on; compiles and warms it up in THIS thread.
+    def swap(self, model: LoadedModel | ServedModel) -> ServedModel:
+        """Serve `model` from the next batch on; compiles and warms it up in THIS thread.
 
         If preparing it fails, the exception propagates and the current model keeps serving.
         """
-        served = prepare(loaded, self.max_batch)
+        served = model if isinstance(model, ServedModel) else prepare(model, self.max_batch)
         with self._cond:
             previous, self._served = self._served, served
         self._count("swaps")
@@ -178,6 +182,10 @@ class InferenceService:
         """Call `listener(new_name)` after every successful swap (e.g. to tell the pages)."""
         self._swap_listeners.append(listener)
 
+    def on_batch(self, listener: Callable[[int, list[float]], None]) -> None:
+        """Call `listener(batch_size, latencies_ms)` after every forward pass (for /metrics)."""
+        self._batch_listeners.append(listener)
+
     # -- frames -----------------------------------------------------------------------------
     def submit(self, client_id: str, frame_id: int, image: bytes, reply: Reply) -> None:
         """Queue a client's frame, replacing its previous one if that is still waiting."""
@@ -189,6 +197,7 @@ class InferenceService:
             # keep a place at the front.
             replaced = self._pending.pop(client_id, None)
             self._pending[client_id] = item
+            self._last_seen[client_id] = item.received
             self._cond.notify()
         self._count("received")
         if replaced is not None:
@@ -198,6 +207,15 @@ class InferenceService:
         """Drop a departed client's waiting frame (nobody is left to answer)."""
         with self._cond:
             self._pending.pop(client_id, None)
+            self._last_seen.pop(client_id, None)
+
+    def _active_clients(self) -> int:
+        """Clients that sent a frame within ACTIVE_WINDOW_S (caller holds the lock)."""
+        horizon = time.perf_counter() - ACTIVE_WINDOW_S
+        stale = [c for c, seen in self._last_seen.items() if seen < horizon]
+        for client_id in stale:
+            del self._last_seen[client_id]
+        return len(self._last_seen)
 
     def record_rejected(self, code: str) -> None:
         """Count a frame refused before it reached the service (bad payload and such)."""
@@ -251,7 +269,10 @@ class InferenceService:
                 return None
             oldest = min(p.received for p in self._pending.values())
             deadline = oldest + self.batch_wait
-            while len(self._pending) < self.max_batch and not self._closed:
+            # Wait for company only while some recently active client has no frame queued:
+            # a lone client (or everyone already in) gets no added delay.
+            expected = min(self.max_batch, self._active_clients())
+            while len(self._pending) < expected and not self._closed:
                 remaining = deadline - time.perf_counter()
                 if remaining <= 0:
                     break
@@ -305,6 +326,7 @@ class InferenceService:
             self._counts["batches"] += 1
             self._batch_sizes[n] += 1
             self._compute_ms.extend([compute_ms] * n)
+        latencies: list[float] = []
         for (item, _), p in zip(good, probs, strict=True):
             best = int(np.argmax(p))
             confidence = float(p[best])
@@ -322,6 +344,12 @@ class InferenceService:
                 self._counts["answered"] += 1
                 self._latency_ms.append(latency_ms)
             self._deliver(item, "prediction", payload)
+            latencies.append(latency_ms)
+        for listener in list(self._batch_listeners):
+            try:
+                listener(n, latencies)
+            except Exception:  # metrics must never stop serving
+                log.exception("batch listener failed")
 
     def _reply_error(self, item: _Pending, code: str, message: str) -> None:
         self._deliver(item, "error", {"id": item.frame_id, "code": code, "message": message})

@@ -91,6 +91,7 @@ class LiveNamespace(socketio_lib.Namespace):
         self.max_frame_bytes = max_frame_bytes
         self._clients: set[str] = set()
         self._lock = threading.Lock()
+        self.guard = None  # a per-client frame budget, set by webapp.security (HARDENING)
         inference.on_swap(self.announce_model)
 
     @property
@@ -106,6 +107,8 @@ class LiveNamespace(socketio_lib.Namespace):
         with self._lock:
             self._clients.discard(sid)
         self.inference.forget(sid)
+        if self.guard is not None:
+            self.guard.forget(sid)
 
     def on_frame(self, sid: str, payload: Any = None, *extra: Any) -> None:
         try:
@@ -125,6 +128,9 @@ class LiveNamespace(socketio_lib.Namespace):
         self.emit("model", {"name": name})
 
     def trigger_event(self, event: str, *args: Any) -> Any:
+        if (event not in ("connect", "disconnect") and self.guard is not None and args
+                and not self.guard.admit(self, *args[:2])):
+            return None  # over this client's message budget (webapp.security.FrameRateGuard)
         # Unknown events are refused like bad frames, so a confused client learns why.
         if event not in ("connect", "disconnect", "frame"):
             sid = args[0] if args else None

@@ -34,7 +34,7 @@ class ModelError(ValueError):
 
 def check_name(name: object) -> str:
     """`name` if it is a safe model name (no path, no traversal), else ModelError."""
-    if not isinstance(name, str) or not _NAME_RE.match(name):
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name):  # "x\n" too
         raise ModelError(
             f"invalid model name {name!r}: use 1-64 letters, digits, '_', '.' or '-', "
             "starting with a letter or digit"
@@ -176,8 +176,9 @@ class Registry:
     def save(self, model: Any, name: str, metadata: dict) -> Path:
         """Write `model` and `metadata` as model `name`, atomically; returns the .keras path.
 
-        Both files are written completely under temporary names first. The old .json goes
-        before the new .keras takes its place, so no moment pairs a new model with old metadata.
+        Both files are written completely under temporary names first. The old .json is moved
+        aside before the new .keras takes its place, so no moment pairs a new model with old
+        metadata; if that rename fails, the old .json comes back and the old model stays.
         """
         final_model = self.path(name)
         final_meta = self._meta_path(name)
@@ -194,9 +195,16 @@ class Registry:
                 handle.write(text + "\n")
                 handle.flush()
                 os.fsync(handle.fileno())
-            if final_meta.exists():
-                final_meta.unlink()
-            os.replace(tmp_model, final_model)
+            backup = None
+            if final_meta.exists():  # unlist the old model while its file is replaced
+                backup = self._temp_path(name, ".json", temps)
+                os.replace(final_meta, backup)
+            try:
+                os.replace(tmp_model, final_model)
+            except BaseException:
+                if backup is not None:  # the old model file is untouched: list it again
+                    os.replace(backup, final_meta)
+                raise
             os.replace(tmp_meta, final_meta)
             _fsync_dir(self.models_dir)
         finally:

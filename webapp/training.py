@@ -226,13 +226,20 @@ def _compile(trainer, learning_rate: float, total_steps: int, jit_compile) -> No
 
 
 def _jit_setting():
-    """XLA for fit: "auto" by default; SIGNLIVE_JIT=0/1 forces it (see docs/PERFORMANCE.md)."""
-    raw = os.environ.get("SIGNLIVE_JIT", "").strip()
+    """XLA for fit. SIGNLIVE_JIT=0/1 forces it; otherwise on by force for JAX and Keras's choice
+    ("auto") elsewhere. Keras's "auto" turns XLA off for the whole training graph when the
+    augmentation layers are in it (their TensorFlow kernels lack XLA support), which on JAX means
+    op-by-op execution: about 100x slower on a GPU. On TensorFlow/CPU XLA measured no faster
+    for the resnet (docs/PERFORMANCE.md), so "auto" (off) stays.
+    """
+    raw = os.environ.get("SIGNLIVE_JIT", "").strip().lower()
     if raw in ("0", "false", "no"):
         return False
     if raw in ("1", "true", "yes"):
         return True
-    return "auto"
+    import keras
+
+    return True if keras.backend.backend() == "jax" else "auto"
 
 
 def train(config: TrainConfig, progress: Progress | None = None,

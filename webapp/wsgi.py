@@ -22,11 +22,13 @@ WORKER_BOOT_ERROR = 3  # gunicorn halts (does not respawn) on this exit status
 
 try:
     app = create_app()
+    # No placeholder SECRET_KEY, no debug mode in production.
+    from webapp.security import require_production_settings
+
+    require_production_settings(app)
 except (ModelError, ValueError) as exc:
     log.critical("signlive cannot start: %s", exc)
     sys.exit(WORKER_BOOT_ERROR)
 
-if app.config["SECRET_KEY"] == "dev":
-    log.warning("SIGNLIVE_SECRET_KEY is not set: sessions use the development key")
 state = app.extensions["signlive"]
 log.info("signlive (gunicorn) model=%s device=%s", state.model_name, state.device)

@@ -3,8 +3,8 @@
 // x = epoch; a batch inside epoch e is e - 1 + batch / steps, so batch points lead up to the
 // epoch point they belong to (Keras reports a running mean over the epoch's batches).
 
-const PALETTE = ["#4f8cff", "#f2994a", "#27ae60", "#eb5757", "#9b51e0", "#2d9cdb", "#f2c94c",
-  "#6fcf97"];
+const PALETTE = ["#4fd1c5", "#f6ad55", "#9f7aea", "#fc6f6f", "#63b3ed", "#48d597", "#f6e05e",
+  "#ed64a6"];
 
 /** One chart per metric; `series` feeds both from the same run data. */
 export class RunCharts {
@@ -12,8 +12,8 @@ export class RunCharts {
     const Chart = window.Chart;
     this.available = typeof Chart === "function";
     if (!this.available) return;
-    Chart.defaults.color = "#9aa4b2";
-    Chart.defaults.borderColor = "rgba(154, 164, 178, 0.18)";
+    Chart.defaults.color = "#8d98b3";
+    Chart.defaults.borderColor = "rgba(141, 152, 179, 0.16)";
     Chart.defaults.font.family = getComputedStyle(document.body).fontFamily;
     this.loss = new Chart(lossCanvas, chartConfig("Loss", false));
     this.acc = new Chart(accCanvas, chartConfig("Accuracy", true));

@@ -129,7 +129,7 @@ function flash(message, kind = "info") {
 }
 
 function badge(status) {
-  return el("span", { class: `badge badge-${status}`, text: status });
+  return el("span", { class: `pill pill-${status}`, text: status });
 }
 
 // --- the data set and the form ---------------------------------------------------------------
@@ -279,7 +279,7 @@ function describeParams(p) {
 
 function setBadge(status) {
   const node = $("run-badge");
-  node.className = `badge badge-${status}`;
+  node.className = `pill pill-${status}`;
   node.textContent = status;
 }
 
@@ -540,7 +540,7 @@ function renderConfusion(matrix, perClass) {
   }
   const letters = perClass ? Object.keys(perClass) : matrix.map((_, i) => String(i));
   const table = el("table", { class: "confusion" });
-  const head = el("tr", {}, el("th", { class: "corner", text: "" }));
+  const head = el("tr", {}, el("th", { class: "cm-corner", text: "" }));
   for (const letter of letters) head.append(el("th", { scope: "col", text: letter }));
   table.append(el("thead", {}, head));
   const body = el("tbody");
@@ -553,8 +553,8 @@ function renderConfusion(matrix, perClass) {
       if (count) {
         const alpha = Math.max(0.12, Math.sqrt(share));
         cell.style.backgroundColor = i === j
-          ? `rgba(39, 174, 96, ${alpha.toFixed(3)})`
-          : `rgba(235, 87, 87, ${Math.min(1, alpha + 0.15).toFixed(3)})`;
+          ? `rgba(72, 213, 151, ${alpha.toFixed(3)})`
+          : `rgba(252, 111, 111, ${Math.min(1, alpha + 0.15).toFixed(3)})`;
         if (alpha > 0.55) cell.classList.add("strong");
       }
       if (i === j) cell.classList.add("diag");
@@ -611,9 +611,9 @@ function renderModels(data) {
   }
   body.replaceChildren(...data.models.map((m) => {
     const nameCell = el("td", { class: "mono" }, m.name);
-    if (m.active) nameCell.append(" ", el("span", { class: "badge badge-active", text: "active" }));
-    if (m.error) nameCell.append(" ", el("span", { class: "badge badge-failed", title: m.error, text: "unreadable" }));
-    const actions = el("td", { class: "actions" },
+    if (m.active) nameCell.append(" ", el("span", { class: "pill pill-active", text: "active" }));
+    if (m.error) nameCell.append(" ", el("span", { class: "pill pill-failed", title: m.error, text: "unreadable" }));
+    const actions = el("td", { class: "row-actions" },
       el("button", {
         type: "button", class: "btn btn-small btn-primary", text: "Activate",
         disabled: m.active || Boolean(m.error), onclick: () => activate(m.name),
@@ -659,27 +659,26 @@ async function removeModel(name) {
 
 // --- Socket.IO -------------------------------------------------------------------------------
 
+function setConn(stateName, label) {
+  $("conn").dataset.state = stateName;
+  $("conn-label").textContent = label;
+}
+
 function connect() {
   if (typeof window.io !== "function") {
-    $("conn").textContent = "no live updates";
+    setConn("error", "No live updates");
     return;
   }
   const socket = window.io(CONFIG.namespace || "/admin", { transports: ["websocket", "polling"] });
-  const conn = $("conn");
   socket.on("connect", () => {
-    conn.textContent = "live";
-    conn.className = "conn conn-on";
+    setConn("connected", "Live");
     // Catch up on what happened while disconnected.
     loadRuns().then(resumeActive);
     loadModels();
   });
-  socket.on("disconnect", () => {
-    conn.textContent = "reconnecting…";
-    conn.className = "conn conn-off";
-  });
+  socket.on("disconnect", () => setConn("connecting", "Reconnecting…"));
   socket.on("connect_error", (err) => {
-    conn.textContent = err?.message === "admin login required" ? "logged out" : "offline";
-    conn.className = "conn conn-off";
+    setConn("disconnected", err?.message === "admin login required" ? "Logged out" : "Offline");
     if (err?.message === "admin login required") window.location.assign("/admin/login");
   });
   socket.on("run_progress", onProgress);

@@ -11,6 +11,9 @@ export const DEFAULTS = Object.freeze({
   max_side: 640,
 });
 
+// Settings that must be > 0 (the others may be 0, e.g. a threshold of 0 in tests).
+const POSITIVE = new Set(["crop_fraction", "fps_cap", "max_side"]);
+
 /** Parse the config element; unknown or malformed values fall back to DEFAULTS. */
 export function readConfig(doc = document) {
   const el = doc.getElementById("signlive-config");
@@ -26,7 +29,8 @@ export function readConfig(doc = document) {
   for (const key of Object.keys(DEFAULTS)) {
     const value = raw[key];
     if (typeof DEFAULTS[key] === "number") {
-      if (typeof value === "number" && Number.isFinite(value) && value > 0) cfg[key] = value;
+      const min = POSITIVE.has(key) ? Number.MIN_VALUE : 0;
+      if (typeof value === "number" && Number.isFinite(value) && value >= min) cfg[key] = value;
     } else if (typeof value === "string") {
       cfg[key] = value;
     }

@@ -6,7 +6,7 @@ import { readConfig } from "./config.js";
 import { Recognizer } from "./recognizer.js";
 
 const cfg = readConfig();
-const rec = new Recognizer(cfg, { maxLength: 80, maxShown: 24 });
+const rec = new Recognizer(cfg, { maxLength: 80, maxShown: 0, keepTail: true });
 window.signlive = rec;
 
 const CAMERA_RETRY_MS = 10000;

@@ -110,9 +110,10 @@ document.addEventListener("keydown", (event) => {
   }
 });
 
-// Only offer the camera switch where there is something to switch to.
-Camera.countVideoInputs().then((n) => {
-  if (n === 1) $("switch-camera").hidden = true;
+// Only offer the camera switch where there is something to switch to (counted once the
+// camera is allowed: before that, browsers may list a single placeholder device).
+rec.start().then(async () => {
+  if (rec.cameraState === "running" && (await Camera.countVideoInputs()) === 1) {
+    $("switch-camera").hidden = true;
+  }
 });
-
-rec.start();

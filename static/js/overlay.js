@@ -120,9 +120,10 @@ export class StatusView {
 
 /** The transcript: one text node updated in place, showing only its tail when long. */
 export class TranscriptView {
-  constructor(el, { maxShown = 0, placeholder = "" } = {}) {
+  constructor(el, { maxShown = 0, placeholder = "", keepTail = false } = {}) {
     this.el = el;
     this.maxShown = maxShown;
+    this.keepTail = keepTail; // single-line display: mark overflow so CSS shows the end
     this.placeholder = placeholder;
     this.text = null;
   }
@@ -132,7 +133,12 @@ export class TranscriptView {
     this.text = text;
     const shown = this.maxShown && text.length > this.maxShown ? `…${text.slice(-this.maxShown)}` : text;
     this.el.textContent = shown;
+    this.el.scrollTop = this.el.scrollHeight; // a scrolling transcript follows its end
     this.el.dataset.empty = text.length === 0 ? "true" : "false";
     if (this.placeholder) this.el.dataset.placeholder = this.placeholder;
+    if (this.keepTail) {
+      this.el.classList.remove("is-overflowing");
+      this.el.classList.toggle("is-overflowing", this.el.scrollWidth > this.el.clientWidth + 1);
+    }
   }
 }

@@ -8,7 +8,7 @@ import { LiveClient } from "./socket-client.js";
 import { Speller } from "./spelling.js";
 
 export class Recognizer {
-  constructor(cfg, { maxLength = 5000, maxShown = 0, onAppend = null } = {}) {
+  constructor(cfg, { maxLength = 5000, maxShown = 0, keepTail = false, onAppend = null } = {}) {
     this.cfg = cfg;
     this.onAppend = onAppend;
     this.video = document.getElementById("video");
@@ -17,7 +17,10 @@ export class Recognizer {
     this.guide = new GuideBox(this.video, document.getElementById("guide"), cfg.crop_fraction);
     this.prediction = new PredictionView(document.getElementById("prediction"), cfg.confidence_threshold);
     this.status = new StatusView(document.getElementById("status"));
-    this.transcript = new TranscriptView(document.getElementById("transcript"), { maxShown });
+    this.transcript = new TranscriptView(document.getElementById("transcript"), {
+      maxShown,
+      keepTail,
+    });
     this.speller = new Speller({ stableMs: cfg.stable_ms, maxLength });
     this.modelName = document.getElementById("model-name");
     this.message = document.getElementById("camera-message");
@@ -50,6 +53,11 @@ export class Recognizer {
   }
 
   start() {
+    // A hidden tab sends nothing (nobody is watching, and the server has other clients).
+    document.addEventListener("visibilitychange", () => {
+      if (document.visibilityState === "hidden") this.client.pause();
+      else this.client.resume();
+    });
     this.client.connect();
     return this.startCamera();
   }

@@ -110,7 +110,7 @@ export class LiveClient {
   /** Stop sending (e.g. camera off); resume() picks up again. */
   pause() {
     this.paused = true;
-    this.clearTimers();
+    clearTimeout(this.timer); // the in-flight timeout stays armed, so resume() never stalls
   }
 
   resume() {

@@ -64,9 +64,11 @@ export class Speller {
     return null;
   }
 
-  /** Progress (0..1) of the current candidate towards being appended, for a UI hint. */
+  /** Progress (0..1) of the current candidate towards being appended, for a UI hint
+   * (1 while the letter just spelled is still held). */
   progress(nowMs) {
-    if (this.candidate === null || this.candidate === this.lastAppended) return 0;
+    if (this.candidate === null) return 0;
+    if (this.candidate === this.lastAppended) return 1;
     return Math.min(1, Math.max(0, (nowMs - this.candidateSince) / this.stableMs));
   }
 

@@ -1,0 +1,448 @@
+"""A corpus of hostile frames over a REAL server and real python-socketio clients on /live.
+
+Every case is its own test: the hostile client gets an `error` event whose code and message
+name the problem, and then BOTH that same connection and a bystander client on another
+connection get correct predictions ("correct" = the letter and confidence the served model
+gives for that very frame, computed directly in the test). The server runs with the default
+2 MB frame limit; the Socket.IO transport limit (max_http_buffer_size) is twice that.
+
+Decided for the corpus: a dict with unknown keys is refused (`bad_payload` naming the keys),
+so a client speaking a newer protocol learns at once that this server ignores its field.
+"""
+
+from __future__ import annotations
+
+import struct
+import subprocess
+import sys
+import textwrap
+import time
+import zlib
+
+import cv2
+import numpy as np
+import pytest
+import socketio
+
+from webapp.benchmark import camera_frame
+from webapp.preprocess import preprocess
+
+TIMEOUT = 15
+MAX_FRAME = 2 * 1024 * 1024
+
+
+# --- the corpus -----------------------------------------------------------------------------
+
+def png(width: int, height: int, channels: int = 1, depth: int = 8) -> bytes:
+    dtype = np.uint16 if depth == 16 else np.uint8
+    shape = (height, width) if channels == 1 else (height, width, channels)
+    rng = np.random.default_rng(width + channels)
+    array = rng.integers(0, 2**depth - 1, shape, dtype=np.int64).astype(dtype)
+    ok, data = cv2.imencode(".png", array)
+    assert ok
+    return data.tobytes()
+
+
+def png_declaring(width: int, height: int) -> bytes:
+    """A well-formed PNG header (with a correct CRC) declaring width x height, no real pixels."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    chunk = b"IHDR" + ihdr
+    idat = zlib.compress(b"\0" * 1024)
+    return (b"\x89PNG\r\n\x1a\n" + struct.pack(">I", len(ihdr)) + chunk
+            + struct.pack(">I", zlib.crc32(chunk))
+            + struct.pack(">I", len(idat)) + b"IDAT" + idat
+            + struct.pack(">I", zlib.crc32(b"IDAT" + idat)))
+
+
+def jpeg_declaring(frame: bytes, width: int, height: int) -> bytes:
+    """A real JPEG whose start-of-frame header is rewritten to declare width x height."""
+    pos = 2
+    while frame[pos + 1] not in (0xC0, 0xC1, 0xC2):
+        pos += 2 + struct.unpack(">H", frame[pos + 2 : pos + 4])[0]
+    return frame[: pos + 5] + struct.pack(">HH", height, width) + frame[pos + 9 :]
+
+
+@pytest.fixture(scope="module")
+def frames(data_dir) -> dict[str, bytes]:
+    """Camera frames (640x480 JPEG) whose guide squares show Sign MNIST test images."""
+    from webapp.benchmark import letter_samples
+
+    samples = dict((letter, image) for image, letter in letter_samples(data_dir))
+    return {letter: camera_frame(samples[letter], seed=i)
+            for i, letter in enumerate(("A", "L", "Y"))}
+
+
+@pytest.fixture(scope="module")
+def server(serve_app, tiny_config, tmp_path_factory):
+    from webapp import create_app
+
+    return serve_app(create_app(dict(
+        tiny_config, INSTANCE_PATH=str(tmp_path_factory.mktemp("instance")),
+        MAX_FRAME_BYTES=MAX_FRAME)))
+
+
+def expected(server, image: bytes) -> tuple[str, float]:
+    """What the served model answers for `image`, computed directly (no server involved)."""
+    from webapp.letters import CLASS_LETTERS
+
+    served = server.state.inference.served
+    probs = served.forward(preprocess(image, served.crop_fraction, served.input_size)[None])[0]
+    return CLASS_LETTERS[int(np.argmax(probs))], float(np.max(probs))
+
+
+def receive(sio, timeout: float = TIMEOUT):
+    """The next event other than `model` announcements."""
+    while True:
+        event, data = sio.receive(timeout=timeout)
+        if event != "model":
+            return event, data
+
+
+def hang_up(sio) -> None:
+    """Close at once (a polite close waits seconds for the server's close frame)."""
+    sio.client.eio.disconnect(abort=True)
+
+
+@pytest.fixture(scope="module")
+def hostile(server):
+    sio = server.connect()
+    yield sio
+    hang_up(sio)
+
+
+@pytest.fixture(scope="module")
+def bystander(server):
+    sio = server.connect()
+    yield sio
+    hang_up(sio)
+
+
+_ids = iter(range(10_000, 10**9))
+
+
+def assert_predicts(server, sio, image: bytes) -> dict:
+    """`sio` sends `image` and gets the correct prediction for it, with its own id."""
+    frame_id = next(_ids)
+    sio.emit("frame", {"id": frame_id, "image": image})
+    event, data = receive(sio)
+    assert (event, data.get("id")) == ("prediction", frame_id), data
+    letter, confidence = expected(server, image)
+    assert data["top"][0][0] == letter
+    assert abs(data["confidence"] - confidence) < 1e-3
+    return data
+
+
+def assert_everyone_fine(server, hostile, bystander, frames) -> None:
+    assert_predicts(server, hostile, frames["A"])
+    assert_predicts(server, bystander, frames["L"])
+    assert_predicts(server, hostile, frames["Y"])
+
+
+def refused(sio, payload, code: str | set[str], *words: str, echo=None, event="frame") -> dict:
+    sio.emit(event, payload)
+    name, data = receive(sio)
+    assert name == "error", data
+    codes = code if isinstance(code, set) else {code}
+    assert data["code"] in codes, data
+    assert data["id"] == echo
+    message = data["message"].lower()
+    assert message and all(word.lower() in message for word in words), data
+    return data
+
+
+# --- image content ----------------------------------------------------------------------------
+
+def test_non_image_bytes(server, hostile, bystander, frames):
+    refused(hostile, {"id": 1, "image": np.random.default_rng(0).bytes(5000)}, "not_an_image",
+            "neither", echo=1)
+    assert_everyone_fine(server, hostile, bystander, frames)
+
+
+def test_a_gif_is_not_accepted(server, hostile, bystander, frames):
+    refused(hostile, {"id": 2, "image": b"GIF89a\x01\x00\x01\x00\x80\x00\x00" + b"\0" * 30},
+            "not_an_image", "jpeg", echo=2)
+    assert_everyone_fine(server, hostile, bystander, frames)
+
+
+def test_empty_image(server, hostile, bystander, frames):
+    refused(hostile, {"id": 3, "image": b""}, "empty", "empty", echo=3)
+    assert_everyone_fine(server, hostile, bystander, frames)
+
+
+@pytest.mark.parametrize("keep", [0.5, 0.95], ids=["half", "all-but-the-end"])
+def test_truncated_jpeg(server, hostile, bystander, frames, keep):
+    data = frames["A"]
+    refused(hostile, {"id": 4, "image": data[: int(len(data) * keep)]}, {"truncated", "corrupt"},
+            "truncated", echo=4)
+    assert_everyone_fine(server, hostile, bystander, frames)
+
+
+def test_jpeg_cut_inside_its_header(server, hostile, bystander, frames):
+    refused(hostile, {"id": 5, "image": frames["A"][:120]}, {"truncated", "corrupt"},
+            echo=5)
+    assert_everyone_fine(server, hostile, bystander, frames)
+
+
+def test_png_declaring_30000x30000_is_refused_from_its_header(server, hostile, bystander,
+                                                              frames, monkeypatch):
+    import webapp.preprocess as pre
+
+    decoded = []
+    real = pre.cv2.imdecode
+    monkeypatch.setattr(pre.cv2, "imdecode", lambda *a: decoded.append(a) or real(*a))
+    bomb = png_declaring(30000, 30000)
+    assert len(bomb) < 2000
+    refused(hostile, {"id": 6, "image": bomb}, "too_large", "30000x30000", echo=6)
+    assert decoded == []  # never handed to the decoder
+    monkeypatch.undo()
+    assert_everyone_fine(server, hostile, bystander, frames)
+
+
+def test_jpeg_declaring_30000x30000(server, hostile, bystander, frames):
+    refused(hostile, {"id": 7, "image": jpeg_declaring(frames["A"], 30000, 30000)}, "too_large",
+            "30000x30000", echo=7)
+    assert_everyone_fine(server, hostile, bystander, frames)
+
+
+def test_png_declaring_0x0(server, hostile, bystander, frames):
+    refused(hostile, {"id": 8, "image": png_declaring(0, 0)}, "too_small", "0x0", echo=8)
+    assert_everyone_fine(server, hostile, bystander, frames)
+
+
+def test_1x1_png(server, hostile, bystander, frames):
+    refused(hostile, {"id": 9, "image": png(1, 1)}, "too_small", "1x1", echo=9)
+    assert_everyone_fine(server, hostile, bystander, frames)
+
+
+def test_png_with_damaged_pixel_data(server, hostile, bystander, frames):
+    good = png(320, 240)
+    damaged = good[:60] + bytes(b ^ 0x5A for b in good[60:-20]) + good[-20:]
+    refused(hostile, {"id": 10, "image": damaged}, "corrupt", "decoded", echo=10)
+    assert_everyone_fine(server, hostile, bystander, frames)
+
+
+@pytest.mark.parametrize("channels,depth", [(1, 16), (4, 8), (1, 8), (3, 16)],
+                         ids=["gray-16bit", "rgba", "gray-8bit", "rgb-16bit"])
+def test_unusual_but_valid_pngs_are_accepted(server, hostile, bystander, frames, channels,
+                                             depth):
+    assert_predicts(server, hostile, png(640, 480, channels, depth))
+    assert_everyone_fine(server, hostile, bystander, frames)
+
+
+# --- sizes ------------------------------------------------------------------------------------
+
+def test_frame_over_the_2mb_frame_limit_keeps_the_connection(server, hostile, bystander,
+                                                             frames):
+    big = frames["A"] + b"\0" * (MAX_FRAME + 1 - len(frames["A"]))
+    refused(hostile, {"id": 11, "image": big}, "too_large", str(MAX_FRAME), echo=11)
+    assert hostile.connected
+    assert_everyone_fine(server, hostile, bystander, frames)
+
+
+def test_payload_beyond_the_transport_limit_closes_only_that_connection(server, bystander,
+                                                                        frames):
+    """Past max_http_buffer_size (2 x the frame limit) the transport must drop the message
+    unread, so Engine.IO closes that one connection; python-socketio (and the page's
+    socket.io client) reconnect by themselves and carry on."""
+    got: list[dict] = []
+    sio = socketio.Client(reconnection=True, reconnection_delay=0.2,
+                          reconnection_delay_max=0.5)
+    sio.on("prediction", got.append, namespace="/live")
+    sio.connect(server.url, namespaces=["/live"], transports=["websocket"], wait_timeout=10)
+    try:
+        first_sid = sio.get_sid("/live")
+        sio.emit("frame", {"id": 12, "image": b"\xff\xd8" + b"\0" * (2 * MAX_FRAME + 1)},
+                 namespace="/live")
+        deadline = time.monotonic() + TIMEOUT
+        while sio.get_sid("/live") in (first_sid, None) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert sio.get_sid("/live") not in (first_sid, None), "the client did not reconnect"
+        assert_predicts(server, bystander, frames["L"])  # nobody else noticed
+        sio.emit("frame", {"id": 13, "image": frames["A"]}, namespace="/live")
+        while not got and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert [p["id"] for p in got] == [13]
+    finally:
+        sio.eio.disconnect(abort=True)
+
+
+# --- payload shape ----------------------------------------------------------------------------
+
+def test_text_instead_of_bytes(server, hostile, bystander, frames):
+    refused(hostile, {"id": 14, "image": "/9j/4AAQSkZJRgABAQ"}, "not_bytes", "binary", echo=14)
+    assert_everyone_fine(server, hostile, bystander, frames)
+
+
+def test_data_url_instead_of_bytes(server, hostile, bystander, frames):
+    refused(hostile, {"id": 15, "image": "data:image/jpeg;base64,/9j/4AAQ"}, "not_bytes",
+            "str", echo=15)
+    assert_everyone_fine(server, hostile, bystander, frames)
+
+
+def test_missing_id(server, hostile, bystander, frames):
+    refused(hostile, {"image": frames["A"]}, "bad_id", "no 'id'")
+    assert_everyone_fine(server, hostile, bystander, frames)
+
+
+@pytest.mark.parametrize("frame_id,type_name", [("7", "str"), (7.5, "float"), (True, "bool"),
+                                                (2**64, "int"), (-1, "int"), (None, "NoneType")],
+                         ids=["string", "float", "bool", "huge-int", "negative", "null"])
+def test_wrong_typed_id(server, hostile, bystander, frames, frame_id, type_name):
+    refused(hostile, {"id": frame_id, "image": frames["A"]}, "bad_id", "'id'", type_name)
+    assert_everyone_fine(server, hostile, bystander, frames)
+
+
+def test_missing_image(server, hostile, bystander, frames):
+    refused(hostile, {"id": 16}, "bad_payload", "no 'image'", echo=16)
+    assert_everyone_fine(server, hostile, bystander, frames)
+
+
+def test_dict_with_extra_keys_is_refused_naming_them(server, hostile, bystander, frames):
+    refused(hostile, {"id": 17, "image": frames["A"], "admin": True, "exec": "rm -rf /"},
+            "bad_payload", "admin", "exec", echo=17)
+    assert_everyone_fine(server, hostile, bystander, frames)
+
+
+@pytest.mark.parametrize("payload,type_name", [([1, 2, 3], "list"), ("frame", "str"),
+                                               (42, "int"), (None, "NoneType"),
+                                               (b"\xff\xd8", "bytes")],
+                         ids=["list", "string", "number", "null", "bare-bytes"])
+def test_not_a_dict(server, hostile, bystander, frames, payload, type_name):
+    refused(hostile, payload, "bad_payload", type_name)
+    assert_everyone_fine(server, hostile, bystander, frames)
+
+
+def test_unknown_event(server, hostile, bystander, frames):
+    refused(hostile, {"id": 18}, "unknown_event", "predict", event="predict")
+    assert_everyone_fine(server, hostile, bystander, frames)
+
+
+# --- a flood ------------------------------------------------------------------------------------
+
+FLOODER = textwrap.dedent("""
+    import sys, time
+    import socketio
+    url, seconds, path = sys.argv[1], float(sys.argv[2]), sys.argv[3]
+    image = open(path, "rb").read()
+    errors = {}
+    sio = socketio.Client(reconnection=False)
+    sio.on("error", lambda e: errors.__setitem__(e["code"], errors.get(e["code"], 0) + 1),
+           namespace="/live")
+    sio.connect(url, namespaces=["/live"], transports=["websocket"], wait_timeout=10)
+    print("connected", flush=True)
+    sys.stdin.readline()
+    sent, start = 0, time.monotonic()
+    while time.monotonic() < start + seconds and sio.connected:
+        try:
+            sio.emit("frame", {"id": sent, "image": image}, namespace="/live")
+        except Exception:
+            break
+        sent += 1
+        if sent % 200 == 0:
+            time.sleep(0.001)  # let the client's reader thread see the disconnection
+    print(sent, round(time.monotonic() - start, 3), int(sio.connected), errors, flush=True)
+    sio.eio.disconnect(abort=True)
+""")
+
+
+def round_trips(server, sio, image: bytes, seconds: float, at_least: int,
+                fps: float = 100.0) -> list[float]:
+    """Round trips (ms) of `sio` sending one frame at a time, at most `fps` a second (well
+    under the per-client budget), for `seconds` and at least `at_least` frames."""
+    times = []
+    end = time.monotonic() + seconds
+    while time.monotonic() < end or len(times) < at_least:
+        frame_id = next(_ids)
+        start = time.perf_counter()
+        sio.emit("frame", {"id": frame_id, "image": image})
+        event, data = receive(sio)
+        elapsed = time.perf_counter() - start
+        times.append(elapsed * 1000.0)
+        assert (event, data["id"]) == ("prediction", frame_id), data
+        time.sleep(max(0.0, 1.0 / fps - elapsed))
+    return times
+
+
+def test_a_flood_from_one_client_barely_slows_another(server, bystander, frames, tmp_path):
+    """One client (its own process) sends thousands of frames a second. The frames within its
+    budget are served latest-wins (never queued), the ones past it are refused, and past twice
+    the budget the client is cut off; meanwhile the bystander's p95 round trip, measured over
+    the 3 s the flooder tries to flood, stays within 2x of its unloaded value."""
+    from webapp.security import DEFAULT_MAX_CLIENT_FPS
+
+    image_path = tmp_path / "frame.jpg"  # a small frame: the flood is counted in frames
+    ok, small = cv2.imencode(".jpg", cv2.resize(cv2.imdecode(np.frombuffer(frames["Y"], np.uint8),
+                                                             cv2.IMREAD_COLOR), (160, 120)))
+    image_path.write_bytes(small.tobytes())
+    flooder = subprocess.Popen([sys.executable, "-c", FLOODER, server.url, "3",
+                                str(image_path)],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert flooder.stdout.readline().strip() == "connected"
+        round_trips(server, bystander, frames["L"], 0.3, 20)  # warm
+        unloaded = round_trips(server, bystander, frames["L"], 2.0, 150)
+        before = server.state.inference.stats()
+        flooder.stdin.write("go\n")
+        flooder.stdin.flush()
+        loaded = round_trips(server, bystander, frames["L"], 3.0, 150)  # the flooder's try
+        sent, seconds, still_connected, errors = flooder.stdout.readline().split(" ", 3)
+        flooder.wait(TIMEOUT)
+    finally:
+        flooder.kill()
+    stats = server.state.inference.stats()
+    rejected = {code: n - before["frames_rejected"].get(code, 0)
+                for code, n in stats["frames_rejected"].items()}
+    received = stats["frames_received"] - before["frames_received"] - len(loaded)
+    dropped = stats["frames_dropped"] - before["frames_dropped"]
+    p95_unloaded = float(np.percentile(unloaded, 95))
+    p95_loaded = float(np.percentile(loaded, 95))
+    rate = int(sent) / float(seconds)
+    report = (f"flood: {sent} frames in {seconds} s ({rate:.0f}/s) until cut off; "
+              f"{received} served latest-wins ({dropped} of them replaced unprocessed), "
+              f"refused {rejected}; flooder saw {errors.strip()}; bystander p95 "
+              f"{p95_unloaded:.1f} ms unloaded, {p95_loaded:.1f} ms during the flood")
+    print(report)
+    assert rate >= 1000, report  # thousands a second ...
+    assert still_connected == "0" and rejected.get("flood") == 1, report  # ... get cut off
+    assert "'rate_limited'" in errors, report  # (the `flood` error may not make it out)
+    assert received <= DEFAULT_MAX_CLIENT_FPS and dropped > 0, report
+    assert rejected.get("rate_limited", 0) > 0, report
+    assert stats["pending"] <= 2, report
+    assert p95_loaded <= 2 * p95_unloaded, report
+    assert_predicts(server, bystander, frames["A"])
+
+
+# --- below Socket.IO: malformed packets on the raw WebSocket -----------------------------------
+
+@pytest.mark.parametrize("message", [b"\xff\xd8 a binary message with no event before it",
+                                     "42/live,[\"frame\",{\"id\":1,\"image\":", "4x!garbage"],
+                         ids=["stray-binary", "cut-json", "bad-packet-type"])
+def test_malformed_socketio_packets_cut_only_that_client_off(server, bystander, frames, caplog,
+                                                             message):
+    """A client speaking broken Socket.IO is disconnected with one log line (no traceback, no
+    error storm); everybody else carries on."""
+    import websocket
+
+    ws = websocket.create_connection(
+        server.url.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket", timeout=5)
+    try:
+        assert ws.recv().startswith("0")  # Engine.IO open
+        ws.send("40/live,")
+        assert ws.recv().startswith("40/live,")
+        if isinstance(message, bytes):
+            ws.send_binary(message)
+        else:
+            ws.send(message)
+        closed = False
+        deadline = time.monotonic() + TIMEOUT
+        while not closed and time.monotonic() < deadline:
+            try:
+                closed = ws.recv() in ("", b"", "1")  # close frame, or Engine.IO close packet
+            except (websocket.WebSocketConnectionClosedException, ConnectionError, OSError):
+                closed = True
+        assert closed, "the server kept a client sending malformed packets"
+    finally:
+        ws.close()
+    assert "malformed_packet" in caplog.text
+    assert "Traceback" not in caplog.text
+    assert_predicts(server, bystander, frames["L"])
