@@ -20,8 +20,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def gunicorn_command(port: int) -> list[str]:
-    """Exactly the documented command, bound to a test port."""
-    return [sys.executable, "-m", "gunicorn", "-w", "1", "--threads", "16", "-k", "gthread",
+    """The documented command (docs/DEPLOY.md), bound to a test port."""
+    return [sys.executable, "-m", "gunicorn", "-w", "1", "--threads", "64", "-k", "gthread",
             "-b", f"127.0.0.1:{port}", "webapp.wsgi:app"]
 
 

@@ -76,6 +76,29 @@ def test_pages_carry_the_served_settings_as_json(app, pages):
         assert cfg["stable_ms"] > 0 and cfg["fps_cap"] > 0 and cfg["max_side"] >= 224
 
 
+def test_page_settings_come_from_the_environment(make_app, tiny_config, monkeypatch):
+    """An operator sets the page behaviour with SIGNLIVE_* variables (make run, gunicorn)."""
+    for name, value in (("STABLE_MS", "700"), ("FPS_CAP", "8"), ("IDLE_CLEAR_S", "90"),
+                        ("MAX_SIDE", "640")):
+        monkeypatch.setenv(f"SIGNLIVE_{name}", value)
+    cfg = _config(Page(make_app(tiny_config).test_client().get("/").get_data(as_text=True)))
+    assert (cfg["stable_ms"], cfg["fps_cap"], cfg["idle_clear_s"], cfg["max_side"]) == (
+        700, 8, 90, 640)
+
+
+@pytest.mark.parametrize("name, value, message", [
+    ("SIGNLIVE_STABLE_MS", "soon", "is not an integer"),
+    ("SIGNLIVE_FPS_CAP", "0", "is outside 1-60"),
+    ("SIGNLIVE_MAX_SIDE", "100", "is outside 224-1920"),
+    ("SIGNLIVE_CONFIDENCE_THRESHOLD", "1.5", "is outside 0.0-1.0"),
+])
+def test_bad_page_settings_are_refused_by_name(make_app, tiny_config, monkeypatch, name, value,
+                                               message):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValueError, match=f"{name}={value!r} {message}"):
+        make_app(tiny_config)
+
+
 def test_pages_need_no_unsafe_inline(pages):
     """Everything a strict CSP (script-src 'self'; style-src 'self') allows: scripts only by
     src (or JSON data), no on* handlers, no style attributes, no <style> blocks."""

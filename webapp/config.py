@@ -25,24 +25,27 @@ def models_dir(override: str | os.PathLike | None = None) -> Path:
     return Path(os.environ.get("SIGNLIVE_MODELS") or DEFAULT_MODELS_DIR)
 
 
-def _env_float(name: str, default: float) -> float:
+def _env_number(name: str, default: float, kind: type, low: float, high: float) -> float:
+    """An environment override parsed as `kind` (int or float), refused outside [low, high]."""
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
     try:
-        return float(raw)
+        value = kind(raw)
     except ValueError as exc:
-        raise ValueError(f"{name}={raw!r} is not a number") from exc
+        noun = "an integer" if kind is int else "a number"
+        raise ValueError(f"{name}={raw!r} is not {noun}") from exc
+    if not low <= value <= high:
+        raise ValueError(f"{name}={raw!r} is outside {low}-{high}")
+    return value
 
 
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise ValueError(f"{name}={raw!r} is not an integer") from exc
+def _env_float(name: str, default: float, low: float = 0.0, high: float = 1e9) -> float:
+    return _env_number(name, default, float, low, high)
+
+
+def _env_int(name: str, default: int, low: int = 0, high: int = 2**31) -> int:
+    return _env_number(name, default, int, low, high)
 
 
 def from_environment() -> dict:
@@ -52,11 +55,16 @@ def from_environment() -> dict:
         "DATA_DIR": str(data_dir()),
         "MODELS_DIR": str(models_dir()),
         "ACTIVE_MODEL": os.environ.get("SIGNLIVE_MODEL", DEFAULT_MODEL_NAME),
-        "CONFIDENCE_THRESHOLD": _env_float("SIGNLIVE_CONFIDENCE_THRESHOLD", 0.6),
+        "CONFIDENCE_THRESHOLD": _env_float("SIGNLIVE_CONFIDENCE_THRESHOLD", 0.6, 0.0, 1.0),
         "MAX_BATCH": _env_int("SIGNLIVE_MAX_BATCH", 32),
         "BATCH_WAIT_MS": _env_float("SIGNLIVE_BATCH_WAIT_MS", 2.0),
         "MAX_FRAME_BYTES": _env_int("SIGNLIVE_MAX_FRAME_BYTES", 2 * 1024 * 1024),
         "CORS_ORIGINS": os.environ.get("SIGNLIVE_CORS_ORIGINS", ""),
         "MESSAGE_QUEUE": os.environ.get("SIGNLIVE_MESSAGE_QUEUE", ""),
         "ADMIN_PASSWORD": os.environ.get("SIGNLIVE_ADMIN_PASSWORD", ""),
+        # What the live and kiosk pages do (webapp/pages.py hands these to the browser):
+        "STABLE_MS": _env_int("SIGNLIVE_STABLE_MS", 500, 50, 10_000),  # hold to spell a letter
+        "FPS_CAP": _env_int("SIGNLIVE_FPS_CAP", 15, 1, 60),  # frames a second sent at most
+        "IDLE_CLEAR_S": _env_int("SIGNLIVE_IDLE_CLEAR_S", 30, 1, 86_400),  # kiosk idle clear
+        "MAX_SIDE": _env_int("SIGNLIVE_MAX_SIDE", 480, 224, 1920),  # frame downscale, long side
     }

@@ -11,20 +11,14 @@ from flask import Blueprint, current_app, jsonify, render_template
 
 bp = Blueprint("pages", __name__)
 
-# Page behaviour; any of these can be overridden by the app config key in upper case.
-PAGE_DEFAULTS = {
-    "stable_ms": 500,  # a letter must stay on top this long to be spelled
-    "fps_cap": 15,  # frames per second sent at most (one in flight at a time anyway)
-    "idle_clear_s": 30,  # the kiosk clears its transcript after this long without a letter
-    "max_side": 480,  # frames are downscaled to this longest side (guide square >= 224 px)
-}
+# Page behaviour, from the app config (defaults and SIGNLIVE_* overrides in config.py).
+PAGE_SETTINGS = ("stable_ms", "fps_cap", "idle_clear_s", "max_side")
 
 
 def page_config() -> dict:
     """The settings a live or kiosk page needs, from the app config and the served model."""
     state = current_app.extensions["signlive"]
-    values = {key: current_app.config.get(key.upper(), default)
-              for key, default in PAGE_DEFAULTS.items()}
+    values = {key: current_app.config[key.upper()] for key in PAGE_SETTINGS}
     values.update(
         crop_fraction=state.inference.crop_fraction,
         confidence_threshold=float(current_app.config["CONFIDENCE_THRESHOLD"]),
