@@ -160,3 +160,23 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@pytest.fixture
+def letter_photos():
+    """make(root, sources, per_letter): a <LETTER>/<source>_<n>.png photo folder of noise
+    pictures for A, B and C (what training and evaluation read from photo collections)."""
+    import cv2
+    import numpy as np
+
+    def make(root: Path, sources: list[str], per_letter: int = 2) -> Path:
+        rng = np.random.default_rng(0)
+        for letter in ("A", "B", "C"):
+            (root / letter).mkdir(parents=True)
+            for source in sources:
+                for n in range(per_letter):
+                    image = rng.integers(0, 256, (48, 64), dtype=np.uint8)
+                    cv2.imwrite(str(root / letter / f"{source}_{n}.png"), image)
+        return root
+
+    return make

@@ -71,7 +71,7 @@ def test_real_split_as_dataset(data_dir: Path, test_split) -> None:
 
 
 def test_sha256_and_summary(data_dir: Path, tmp_path: Path) -> None:
-    assert data.data_sha256(data_dir) == TRAIN_SHA256
+    assert data.file_sha256(data.split_path(data_dir, "train")) == TRAIN_SHA256
     info = data.summary(data_dir)
     assert info["ok"] and (info["train_rows"], info["test_rows"]) == (27455, 7172)
     missing = data.summary(tmp_path / "nowhere")
@@ -354,3 +354,46 @@ def test_photo_source() -> None:
     assert data.photo_source("A/hackmit_12.jpg") == "hackmit"
     assert data.photo_source("Y/roboflow_asl_letters_3.jpg") == "roboflow_asl_letters"
     assert data.photo_source("B/IMG1234.png") == ""
+
+
+def test_hold_out_sources_takes_whole_sources_reproducibly() -> None:
+    sources = ["a"] * 50 + ["b"] * 30 + ["c"] * 10 + ["d"] * 10
+    mask = data.hold_out_sources(sources, 0.2, seed=1)
+    held = {s for s, m in zip(sources, mask, strict=True) if m}
+    assert held and all(mask[i] for i, s in enumerate(sources) if s in held)  # whole sources
+    assert mask.mean() >= 0.2 and mask.mean() < 1.0  # never everything
+    np.testing.assert_array_equal(mask, data.hold_out_sources(sources, 0.2, seed=1))
+    with pytest.raises(data.DataError, match="at least two sources"):
+        data.hold_out_sources(["a", "a"], 0.2, seed=0)
+
+
+def test_training_data_from_a_photo_folder_holds_out_whole_sources(tmp_path: Path,
+                                                                  letter_photos) -> None:
+    root = letter_photos(tmp_path / "photos", ["cam", "phone", "studio", "web", "kit"])
+    sets = data.load_training_data(root, size=28, crop_fraction=1.0, val_fraction=0.2, seed=0)
+    test_sources = set(sets.test.sources)
+    assert test_sources and "held-out test, sources" in sets.test.description
+    assert len(sets.test) + len(sets.x_train) + len(sets.x_val) == 30
+    # No training or validation photo comes from a test source.
+    assert len(sets.test) == 6 * len(test_sources)
+    assert sets.x_train.shape[1:] == (28, 28, 1) and len(sets.x_val) > 0
+    assert len(sets.sha256) == 64
+
+
+def test_training_data_from_a_single_source_folder_holds_out_files(tmp_path: Path,
+                                                                  letter_photos) -> None:
+    root = letter_photos(tmp_path / "photos", ["cam"], per_letter=10)
+    sets = data.load_training_data(root, size=28, crop_fraction=1.0, val_fraction=0.0)
+    assert "stratified sample of files" in sets.test.description
+    assert sorted(np.bincount(sets.test.y).tolist()) == [2, 2, 2]  # 20% of every letter
+    assert len(sets.x_train) == 24 and len(sets.x_val) == 0
+
+
+def test_training_data_errors_name_the_folder(tmp_path: Path, letter_photos) -> None:
+    with pytest.raises(data.DataError, match="data folder not found"):
+        data.load_training_data(tmp_path / "missing")
+    with pytest.raises(data.DataError, match="neither sign_mnist_train.csv"):
+        data.load_training_data(tmp_path)
+    root = letter_photos(tmp_path / "one", ["cam"], per_letter=1)
+    with pytest.raises(data.DataError, match="too few photos to hold out a test set"):
+        data.load_training_data(root)

@@ -110,12 +110,28 @@ def test_no_validation_split_and_no_augmentation(tmp_path, data_dir):
     assert Registry(tmp_path / "models").exists("noval")
 
 
+def test_run_on_a_photo_folder_tests_on_held_out_sources(tmp_path, letter_photos, capsys):
+    """`signlive train --data PHOTOS`: the photos go through preprocess() with the chosen crop,
+    whole sources are held out as the test set, and the metadata says which."""
+    photos = letter_photos(tmp_path / "photos", ["cam", "phone", "studio", "web"], per_letter=3)
+    models = tmp_path / "models"
+    code = cli.main(["train", "--arch", "cnn", "--epochs", "1", "--batch-size", "8",
+                     "--data", str(photos), "--crop-fraction", "0.9", "--models-dir",
+                     str(models), "--name", "photos"])
+    assert code == 0, capsys.readouterr().err
+    meta = Registry(models).load("photos").metadata
+    assert meta["crop_fraction"] == 0.9 and meta["config"]["crop_fraction"] == 0.9
+    assert "held-out test, sources" in meta["test_data"]
+    assert meta["test_n"] + meta["train_rows"] + meta["val_rows"] == 36
+    assert meta["test_n"] % 9 == 0  # whole sources: 3 letters x 3 photos each
+
+
 @pytest.mark.parametrize("field, value", [
     ("arch", "vgg16"), ("epochs", 0), ("epochs", 501), ("epochs", 2.5), ("epochs", True),
     ("batch_size", 4), ("batch_size", 5000), ("learning_rate", 0), ("learning_rate", 1.5),
     ("learning_rate", "0.1"), ("val_fraction", 0.5), ("val_fraction", -0.1),
     ("augment", "yes"), ("early_stopping", -1), ("limit", -5), ("seed", -1),
-    ("name", "../evil"), ("name", "x.keras"),
+    ("name", "../evil"), ("name", "x.keras"), ("crop_fraction", 0.01), ("crop_fraction", 1.5),
 ])
 def test_validate_names_the_field(field, value):
     config = TrainConfig(**{field: value})

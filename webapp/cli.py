@@ -79,6 +79,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         learning_rate=args.learning_rate, augment=args.augment, name=args.name,
         data_dir=args.data, models_dir=args.models_dir, val_fraction=args.val_fraction,
         early_stopping=args.early_stopping, limit=args.limit, seed=args.seed,
+        crop_fraction=args.crop_fraction,
     ).validate()
     result = train(train_config, progress=_train_progress(sys.stderr))
     meta = result.metadata
@@ -288,7 +289,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--arch", choices=("cnn", "resnet", "resnet50"), default="resnet")
     train.add_argument("--epochs", type=int, default=20)
     train.add_argument("--data", default=None,
-                       help="data folder (default: $SIGNLIVE_DATA or ../shared/data)")
+                       help="CSV data folder or <LETTER>/ photo folder "
+                            "(default: $SIGNLIVE_DATA or ../shared/data)")
+    train.add_argument("--crop-fraction", type=float, default=DEFAULT_CROP_FRACTION,
+                       help="guide-square fraction for photo folders (default 400/480)")
     train.add_argument("--name", default=None, help="model name (default: ARCH-TIMESTAMP)")
     train.add_argument("--batch-size", type=int, default=128)
     train.add_argument("--learning-rate", type=float, default=1e-3)

@@ -505,6 +505,97 @@ def stratified_split(
     return x[~is_val], y[~is_val], x[is_val], y[is_val]
 
 
+PHOTO_TEST_FRACTION = 0.2  # of a photo folder's images held out for the test, by source
+
+
+def hold_out_sources(sources: Sequence[str], fraction: float, seed: int) -> np.ndarray:
+    """A mask of whole sources, chosen with `seed`, holding about `fraction` of the items.
+
+    Photos of one source share a person, a room and a camera; a test that shares sources with
+    training measures memory of those, not reading new hands. Sources are drawn in a seeded
+    order until the fraction is reached, always leaving at least one source for training.
+    """
+    names = sorted(set(sources))
+    if len(names) < 2:
+        raise DataError("holding out by source needs at least two sources")
+    order = np.random.default_rng(seed).permutation(len(names))
+    column = np.asarray(sources)
+    mask = np.zeros(len(column), bool)
+    for index in order[:-1]:
+        if mask.mean() >= fraction:
+            break
+        mask |= column == names[index]
+    return mask
+
+
+@dataclass
+class TrainingData:
+    """What one training run reads: training and validation arrays, and its test set."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    test: Dataset
+    sha256: str  # of the training data as stored (the train CSV, or the photo folder)
+    description: str
+
+
+def _subset(dataset: Dataset, mask: np.ndarray, description: str) -> Dataset:
+    def pick(items: list[str] | None) -> list[str] | None:
+        return None if items is None else [v for v, keep in zip(items, mask, strict=True) if keep]
+
+    return Dataset(x=dataset.x[mask], y=dataset.y[mask], paths=pick(dataset.paths),
+                   sources=pick(dataset.sources), description=description,
+                   sha256=dataset.sha256)
+
+
+def load_training_data(
+    path: str | os.PathLike,
+    size: int = IMAGE_SIDE,
+    crop_fraction: float = DEFAULT_CROP_FRACTION,
+    limit: int = 0,
+    val_fraction: float = 0.1,
+    seed: int = 0,
+) -> TrainingData:
+    """A CSV data folder (train split -> train + stratified validation; its test split), or a
+    `<LETTER>/<image>` photo folder (through preprocess(), like every frame): whole sources
+    held out as its test (PHOTO_TEST_FRACTION of it; by file when it has a single source),
+    the validation stratified from the rest."""
+    path = Path(path)
+    if not path.is_dir():
+        raise DataError(f"{path}: data folder not found")
+    if _is_csv_folder(path):
+        full = load_split(path, "train", size=size, limit=limit)
+        test = load_split(path, "test", size=size)
+        sha, description = full.sha256, full.description
+    else:
+        if not any(sub.is_dir() and len(sub.name) == 1 for sub in path.iterdir()):
+            raise DataError(f"{path}: neither sign_mnist_train.csv(.gz) nor <LETTER>/ photo "
+                            "folders in it")
+        photos = load_photo_folder(path, crop_fraction=crop_fraction, size=size, limit=limit)
+        if len(set(photos.sources or [])) >= 2:
+            held = hold_out_sources(photos.sources, PHOTO_TEST_FRACTION, seed)
+            how = f"sources {', '.join(sorted(set(np.asarray(photos.sources)[held])))}"
+        else:
+            order = np.arange(len(photos))
+            _, _, held_idx, _ = stratified_split(order, photos.y, PHOTO_TEST_FRACTION, seed)
+            held = np.isin(order, held_idx)
+            how = "a stratified sample of files (one source only)"
+        if held.all() or not held.any():
+            raise DataError(f"{path}: too few photos to hold out a test set "
+                            f"({len(photos)} usable)")
+        test = _subset(photos, held, f"{path}: held-out test, {how} ({int(held.sum())} photos)")
+        full = _subset(photos, ~held, photos.description)
+        sha, description = photos.sha256, photos.description
+    if val_fraction > 0:
+        x_train, y_train, x_val, y_val = stratified_split(full.x, full.y, val_fraction, seed)
+    else:
+        x_train, y_train = full.x, full.y
+        x_val, y_val = full.x[:0], full.y[:0]
+    return TrainingData(x_train, y_train, x_val, y_val, test, sha, description)
+
+
 def to_tf_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, shuffle: bool, seed: int = 0):
     """A batched, prefetching tf.data pipeline (reshuffled every epoch when `shuffle`)."""
     import tensorflow as tf  # only training needs TensorFlow; the dashboard does not
@@ -515,11 +606,6 @@ def to_tf_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, shuffle: bool, 
     if shuffle:
         ds = ds.shuffle(len(y), seed=seed, reshuffle_each_iteration=True)
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
-
-
-def data_sha256(data_dir: str | os.PathLike) -> str:
-    """sha256 of the training file as stored (the .gz itself when gzipped)."""
-    return file_sha256(split_path(data_dir, "train"))
 
 
 _ROWS_MEMO: dict[tuple[str, int, int], int] = {}

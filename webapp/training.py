@@ -63,6 +63,7 @@ class TrainConfig:
     limit: int = 0
     seed: int = 0
     input_size: int = field(default=DEFAULT_INPUT_SIZE)
+    crop_fraction: float = DEFAULT_CROP_FRACTION  # the guide square, for photo-folder data
 
     def validate(self) -> TrainConfig:
         """Raise ConfigError naming the first bad field; returns self for chaining."""
@@ -87,6 +88,9 @@ class TrainConfig:
         integer("limit", 0, 10_000_000)
         integer("seed", 0, 2**31 - 1)
         integer("input_size", 8, 512)
+        cf = self.crop_fraction
+        if isinstance(cf, bool) or not isinstance(cf, (int, float)) or not 0.05 <= cf <= 1.0:
+            raise ConfigError("crop_fraction", f"must be a number in [0.05, 1], got {cf!r}")
         if self.name is not None:
             try:
                 check_name(self.name)
@@ -257,13 +261,13 @@ def train(config: TrainConfig, progress: Progress | None = None,
     registry.path(name)  # validates the name before any work
     keras.utils.set_random_seed(config.seed)
 
-    full = data.load_split(data_dir, "train", size=config.input_size, limit=config.limit)
-    if config.val_fraction > 0:
-        x_train, y_train, x_val, y_val = data.stratified_split(
-            full.x, full.y, config.val_fraction, config.seed)
-    else:
-        x_train, y_train, x_val, y_val = full.x, full.y, None, None
-    has_val = x_val is not None and len(x_val) > 0
+    # A CSV folder or a <LETTER>/<image> photo folder; the test set is read now, so a broken
+    # one fails the run before any training time is spent.
+    sets = data.load_training_data(data_dir, size=config.input_size,
+                                   crop_fraction=config.crop_fraction, limit=config.limit,
+                                   val_fraction=config.val_fraction, seed=config.seed)
+    x_train, y_train, x_val, y_val = sets.x_train, sets.y_train, sets.x_val, sets.y_val
+    has_val = len(x_val) > 0
     steps = max(1, math.ceil(len(x_train) / config.batch_size))
 
     core = nets.build_model(config.arch, config.input_size)
@@ -299,8 +303,7 @@ def train(config: TrainConfig, progress: Progress | None = None,
 
     if should_stop is not None and should_stop():
         raise TrainingCancelled("training cancelled")
-    test = data.load_split(data_dir, "test", size=config.input_size)
-    result = evaluation.evaluate(core, test)
+    result = evaluation.evaluate(core, sets.test)
     if should_stop is not None and should_stop():
         raise TrainingCancelled("training cancelled")
 
@@ -309,7 +312,7 @@ def train(config: TrainConfig, progress: Progress | None = None,
         "arch": config.arch,
         "letters": list(CLASS_LETTERS),
         "input_size": config.input_size,
-        "crop_fraction": DEFAULT_CROP_FRACTION,
+        "crop_fraction": float(config.crop_fraction),
         "test_accuracy": float(result["accuracy"]),
         "test_n": int(result["n"]),
         "per_class": result["per_class"],
@@ -318,7 +321,8 @@ def train(config: TrainConfig, progress: Progress | None = None,
         "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "epochs": len(callback.history),
         "best_epoch": callback.best_epoch,
-        "data_sha256": data.data_sha256(data_dir),
+        "data_sha256": sets.sha256,
+        "test_data": sets.test.description,
         "training_seconds": round(train_seconds, 1),
         "device": device.describe(),
         "history": callback.history,
