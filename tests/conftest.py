@@ -180,3 +180,16 @@ def letter_photos():
         return root
 
     return make
+
+
+@pytest.fixture(scope="module")
+def two_models(tmp_path_factory, tiny_models_dir) -> Path:
+    """`default` and `other` (copies of the tiny test models)."""
+    folder = tmp_path_factory.mktemp("models")
+    for source, name in (("tiny", "default"), ("tiny2", "other")):
+        for suffix in (".keras", ".json"):
+            data = (tiny_models_dir / f"{source}{suffix}").read_bytes()
+            if suffix == ".json":
+                data = data.replace(f'"{source}"'.encode(), f'"{name}"'.encode())
+            (folder / f"{name}{suffix}").write_bytes(data)
+    return folder

@@ -30,19 +30,6 @@ from webapp.jobs import RunStore
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(scope="module")
-def models_dir(tmp_path_factory, tiny_models_dir) -> Path:
-    """`default` and `other` (copies of the tiny test models)."""
-    folder = tmp_path_factory.mktemp("models")
-    for source, name in (("tiny", "default"), ("tiny2", "other")):
-        for suffix in (".keras", ".json"):
-            data = (tiny_models_dir / f"{source}{suffix}").read_bytes()
-            if suffix == ".json":
-                data = data.replace(f'"{source}"'.encode(), f'"{name}"'.encode())
-            (folder / f"{name}{suffix}").write_bytes(data)
-    return folder
-
-
 def _close(app) -> None:
     app.extensions["signlive.jobs"].shutdown()
     app.extensions["signlive"].close()
@@ -51,8 +38,8 @@ def _close(app) -> None:
 # --- kill -9 a training process ---------------------------------------------------------------
 
 def test_a_training_process_killed_mid_run_fails_the_run_and_serving_goes_on(tmp_path,
-                                                                             models_dir):
-    app = create_app(settings(tmp_path, models_dir))
+                                                                             two_models):
+    app = create_app(settings(tmp_path, two_models))
     try:
         with LiveServer(app) as server:
             http = requests.Session()
@@ -71,7 +58,7 @@ def test_a_training_process_killed_mid_run_fails_the_run_and_serving_goes_on(tmp
             run = wait_for(lambda: (r := http.get(f"{server.url}/api/runs/{run_id}").json())
                            ["status"] != "running" and r, 60, "the run to end")
             assert run["status"] == "failed" and "SIGKILL" in run["error"], run
-            assert not (models_dir / "doomed.json").exists()
+            assert not (two_models / "doomed.json").exists()
 
             answers = []
             live = socketio.Client(reconnection=False)
@@ -131,11 +118,11 @@ CORRUPTIONS = {"truncated": _truncate, "zeroed": lambda p: p.write_bytes(bytes(p
 
 
 @pytest.mark.parametrize("corrupt", CORRUPTIONS.values(), ids=CORRUPTIONS.keys())
-def test_a_corrupt_activated_model_is_refused_at_restart(tmp_path, models_dir, corrupt, caplog):
+def test_a_corrupt_activated_model_is_refused_at_restart(tmp_path, two_models, corrupt, caplog):
     """The admin activated `other`; its file is damaged; the restarted server says so and
     serves `default` (the model it is configured with) instead of garbage."""
     folder = tmp_path / "models"
-    shutil.copytree(models_dir, folder)
+    shutil.copytree(two_models, folder)
     app = create_app(settings(tmp_path, folder))
     try:
         client = app.test_client()
@@ -159,14 +146,14 @@ def test_a_corrupt_activated_model_is_refused_at_restart(tmp_path, models_dir, c
 
 @pytest.mark.parametrize("corrupt", [_truncate, _wrong_classes], ids=["truncated", "10-classes"])
 def test_a_corrupt_configured_model_falls_back_to_the_shipped_default(
-        tmp_path, models_dir, monkeypatch, corrupt, caplog):
+        tmp_path, two_models, monkeypatch, corrupt, caplog):
     """SIGNLIVE_MODEL names a damaged file: refused with a clear log line; the shipped
     default (models/default.keras, here a stand-in) serves instead."""
     shipped = tmp_path / "shipped"
-    shutil.copytree(models_dir, shipped)
+    shutil.copytree(two_models, shipped)
     monkeypatch.setattr(config, "DEFAULT_MODELS_DIR", shipped)
     folder = tmp_path / "models"
-    shutil.copytree(models_dir, folder)
+    shutil.copytree(two_models, folder)
     corrupt(folder / "other.keras")
     app = create_app(settings(tmp_path, folder, ACTIVE_MODEL="other"))
     try:
@@ -195,10 +182,10 @@ def _fill(store: RunStore, n: int) -> None:
                      log=[{"t": 0, "line": "x" * 80}] * 50)
 
 
-def test_a_thousand_runs_keep_the_list_and_the_dashboard_bounded(tmp_path, models_dir):
+def test_a_thousand_runs_keep_the_list_and_the_dashboard_bounded(tmp_path, two_models):
     """What the history costs a request must not grow with the history: the run list is one
     page (limit/offset) of summary columns, the dashboard embeds no runs at all."""
-    app = create_app(settings(tmp_path, models_dir))
+    app = create_app(settings(tmp_path, two_models))
     try:
         store = app.extensions["signlive.jobs"].store
         client = app.test_client()
@@ -267,7 +254,7 @@ def _stop(process: subprocess.Popen) -> None:
     process.wait(20)
 
 
-def test_clients_reconnect_by_themselves_after_a_server_restart(models_dir, tmp_path):
+def test_clients_reconnect_by_themselves_after_a_server_restart(two_models, tmp_path):
     """kill -9 the production server under a connected client, start it again on the same
     port: the client reconnects on its own and gets predictions again."""
     from conftest import free_port
@@ -277,7 +264,7 @@ def test_clients_reconnect_by_themselves_after_a_server_restart(models_dir, tmp_
     answers: list[dict] = []
     sio = socketio.Client(reconnection=True, reconnection_delay=0.3, reconnection_delay_max=1.0)
     sio.on("prediction", answers.append, namespace="/live")
-    server = _gunicorn(port, models_dir, {"SIGNLIVE_INSTANCE": str(tmp_path)})
+    server = _gunicorn(port, two_models, {"SIGNLIVE_INSTANCE": str(tmp_path)})
     try:
         _wait_healthy(url, server)
         sio.connect(url, namespaces=["/live"], transports=["websocket"], wait_timeout=10)
@@ -292,7 +279,7 @@ def test_clients_reconnect_by_themselves_after_a_server_restart(models_dir, tmp_
         server.wait(20)
         wait_for(lambda: not sio.connected or sio.get_sid("/live") != first_sid, 30,
                  "the client to notice the restart")
-        server = _gunicorn(port, models_dir, {"SIGNLIVE_INSTANCE": str(tmp_path)})
+        server = _gunicorn(port, two_models, {"SIGNLIVE_INSTANCE": str(tmp_path)})
         _wait_healthy(url, server)
         wait_for(lambda: sio.connected and sio.get_sid("/live") not in (None, first_sid), 60,
                  "the client to reconnect by itself")

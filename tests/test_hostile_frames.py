@@ -17,12 +17,12 @@ import subprocess
 import sys
 import textwrap
 import time
-import zlib
 
 import cv2
 import numpy as np
 import pytest
 import socketio
+from imagekit import png, png_declaring
 
 from webapp.benchmark import camera_frame
 from webapp.preprocess import preprocess
@@ -32,27 +32,6 @@ MAX_FRAME = 2 * 1024 * 1024
 
 
 # --- the corpus -----------------------------------------------------------------------------
-
-def png(width: int, height: int, channels: int = 1, depth: int = 8) -> bytes:
-    dtype = np.uint16 if depth == 16 else np.uint8
-    shape = (height, width) if channels == 1 else (height, width, channels)
-    rng = np.random.default_rng(width + channels)
-    array = rng.integers(0, 2**depth - 1, shape, dtype=np.int64).astype(dtype)
-    ok, data = cv2.imencode(".png", array)
-    assert ok
-    return data.tobytes()
-
-
-def png_declaring(width: int, height: int) -> bytes:
-    """A well-formed PNG header (with a correct CRC) declaring width x height, no real pixels."""
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    chunk = b"IHDR" + ihdr
-    idat = zlib.compress(b"\0" * 1024)
-    return (b"\x89PNG\r\n\x1a\n" + struct.pack(">I", len(ihdr)) + chunk
-            + struct.pack(">I", zlib.crc32(chunk))
-            + struct.pack(">I", len(idat)) + b"IDAT" + idat
-            + struct.pack(">I", zlib.crc32(b"IDAT" + idat)))
-
 
 def jpeg_declaring(frame: bytes, width: int, height: int) -> bytes:
     """A real JPEG whose start-of-frame header is rewritten to declare width x height."""

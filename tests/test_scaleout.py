@@ -51,18 +51,6 @@ def _pings(client) -> bool:
         return False
 
 
-@pytest.fixture(scope="module")
-def models_dir(tmp_path_factory, tiny_models_dir) -> Path:
-    folder = tmp_path_factory.mktemp("models")
-    for source, name in (("tiny", "default"), ("tiny2", "other")):
-        for suffix in (".keras", ".json"):
-            data = (tiny_models_dir / f"{source}{suffix}").read_bytes()
-            if suffix == ".json":
-                data = data.replace(f'"{source}"'.encode(), f'"{name}"'.encode())
-            (folder / f"{name}{suffix}").write_bytes(data)
-    return folder
-
-
 class Page:
     """A /live client that records `model` announcements and predictions."""
 
@@ -84,12 +72,12 @@ class Page:
         self.sio.eio.disconnect(abort=True)
 
 
-def test_an_activation_on_one_server_reaches_the_clients_of_the_other(redis_url, models_dir,
+def test_an_activation_on_one_server_reaches_the_clients_of_the_other(redis_url, two_models,
                                                                       tmp_path):
     from conftest import free_port
 
     ports = free_port(), free_port()
-    servers = [_gunicorn(port, models_dir, {"SIGNLIVE_MESSAGE_QUEUE": redis_url,
+    servers = [_gunicorn(port, two_models, {"SIGNLIVE_MESSAGE_QUEUE": redis_url,
                                             "SIGNLIVE_INSTANCE": str(tmp_path / f"i{port}")})
                for port in ports]
     pages: list[Page] = []

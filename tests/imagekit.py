@@ -1,0 +1,33 @@
+"""Image bytes for the frame tests: PNGs of any size, depth and channel count, and PNG headers
+that declare a size their pixels do not have (decompression bombs, 0x0 images)."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+import cv2
+import numpy as np
+
+
+def png(width: int, height: int, channels: int = 1, depth: int = 8) -> bytes:
+    """A real PNG: a horizontal gradient (compresses like a camera picture, unlike noise)."""
+    dtype = np.uint16 if depth == 16 else np.uint8
+    row = np.linspace(0, 2**depth - 1, width).astype(dtype)
+    array = np.tile(row, (height, 1))
+    if channels > 1:
+        array = np.repeat(array[..., None], channels, axis=2)
+    ok, data = cv2.imencode(".png", array)
+    assert ok
+    return data.tobytes()
+
+
+def png_declaring(width: int, height: int) -> bytes:
+    """A well-formed PNG header (with a correct CRC) declaring width x height, no real pixels."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    chunk = b"IHDR" + ihdr
+    idat = zlib.compress(b"\0" * 1024)
+    return (b"\x89PNG\r\n\x1a\n" + struct.pack(">I", len(ihdr)) + chunk
+            + struct.pack(">I", zlib.crc32(chunk))
+            + struct.pack(">I", len(idat)) + b"IDAT" + idat
+            + struct.pack(">I", zlib.crc32(b"IDAT" + idat)))
