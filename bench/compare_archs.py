@@ -68,7 +68,9 @@ def plot_curves(rows: list[dict], out: Path) -> None:
                     label=f"{label} train")
             ax.plot(epochs, [h[f"val_{key}"] for h in row["history"]], "-", color=colour,
                     label=f"{label} val")
-    axes[0].set(title="accuracy", xlabel="epoch", ylim=(0.0, 1.01))
+    lowest = min((h[k] for r in rows for h in r["history"] for k in ("accuracy", "val_accuracy")
+                  if h[k] is not None), default=0.0)
+    axes[0].set(title="accuracy", xlabel="epoch", ylim=(max(0.0, lowest - 0.02), 1.005))
     axes[1].set(title="loss (log scale)", xlabel="epoch", yscale="log")
     axes[0].legend(fontsize=7, loc="lower right")
     for ax in axes:
