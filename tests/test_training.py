@@ -122,6 +122,7 @@ def test_run_on_a_photo_folder_tests_on_held_out_sources(tmp_path, letter_photos
     meta = Registry(models).load("photos").metadata
     assert meta["crop_fraction"] == 0.9 and meta["config"]["crop_fraction"] == 0.9
     assert "held-out test, sources" in meta["test_data"]
+    assert str(photos) in meta["train_data"] and "crop 0.900" in meta["train_data"]
     assert meta["test_n"] + meta["train_rows"] + meta["val_rows"] == 36
     assert meta["test_n"] % 9 == 0  # whole sources: 3 letters x 3 photos each
 
