@@ -53,6 +53,12 @@ def settings(tmp: Path, models_dir: Path, **extra) -> dict:
     return values
 
 
+def close_app(app) -> None:
+    """Stop an admin-enabled app's training-job manager and inference worker."""
+    app.extensions["signlive.jobs"].shutdown()
+    app.extensions["signlive"].close()
+
+
 def csrf_from(html: str) -> str:
     match = _CSRF_RE.search(html)
     assert match, "no CSRF token in the page"

@@ -193,3 +193,23 @@ def two_models(tmp_path_factory, tiny_models_dir) -> Path:
                 data = data.replace(f'"{source}"'.encode(), f'"{name}"'.encode())
             (folder / f"{name}{suffix}").write_bytes(data)
     return folder
+
+
+@pytest.fixture
+def make_admin_app(tmp_path, models_dir):
+    """make(**settings): an app with the admin area, serving the requesting module's
+    `models_dir` with adminkit.settings(); every app made is closed afterwards."""
+    from adminkit import close_app, settings
+
+    from webapp import create_app
+
+    apps = []
+
+    def make(**extra):
+        app = create_app(settings(tmp_path, models_dir, **extra))
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        close_app(app)

@@ -11,6 +11,7 @@ import requests
 import socketio
 from adminkit import (
     LiveServer,
+    close_app,
     frame_jpeg,
     hang_up,
     login,
@@ -37,23 +38,8 @@ def models_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def make_app(tmp_path, models_dir):
-    apps = []
-
-    def factory(**extra):
-        app = create_app(settings(tmp_path, models_dir, **extra))
-        apps.append(app)
-        return app
-
-    yield factory
-    for app in apps:
-        app.extensions["signlive.jobs"].shutdown()
-        app.extensions["signlive"].close()
-
-
-@pytest.fixture
-def app(make_app):
-    return make_app()
+def app(make_admin_app):
+    return make_admin_app()
 
 
 @pytest.fixture
@@ -70,8 +56,7 @@ def shared_app(tmp_path_factory, models_dir):
     """One app for the requests that must be refused (each test checks nothing changed)."""
     app = create_app(settings(tmp_path_factory.mktemp("shared"), models_dir))
     yield app
-    app.extensions["signlive.jobs"].shutdown()
-    app.extensions["signlive"].close()
+    close_app(app)
 
 
 @pytest.fixture(scope="module")
@@ -152,8 +137,8 @@ def test_deeply_nested_json_is_refused(shared_admin, shared_app):
     _no_run_started(app)
 
 
-def test_limit_is_a_test_only_field(make_app):
-    app = make_app(TESTING=False, ALLOW_TRAIN_LIMIT=False)
+def test_limit_is_a_test_only_field(make_admin_app):
+    app = make_admin_app(TESTING=False, ALLOW_TRAIN_LIMIT=False)
     client = app.test_client()
     client.environ_base["HTTP_X_CSRFTOKEN"] = login(client)
     response = client.post("/api/runs", json={"arch": "cnn", "limit": 300})
@@ -161,10 +146,10 @@ def test_limit_is_a_test_only_field(make_app):
     _no_run_started(app)
 
 
-def test_missing_data_is_a_clear_400(make_app, tmp_path):
+def test_missing_data_is_a_clear_400(make_admin_app, tmp_path):
     empty = tmp_path / "no-data"
     empty.mkdir()
-    app = make_app(DATA_DIR=str(empty))
+    app = make_admin_app(DATA_DIR=str(empty))
     client = app.test_client()
     client.environ_base["HTTP_X_CSRFTOKEN"] = login(client)
     summary = client.get("/api/data").get_json()
@@ -235,14 +220,14 @@ def test_models_list_marks_the_active_one(admin):
     assert "history" not in names["other"] and "confusion" not in names["other"]
 
 
-def test_activation_persists_across_a_restart(admin, app, make_app):
+def test_activation_persists_across_a_restart(admin, app, make_admin_app):
     response = admin.post("/api/models/other/activate")
     assert response.status_code == 200
     assert response.get_json() == {"active": "other", "previous": "default"}
     assert app.extensions["signlive"].model_name == "other"
     assert (Path(app.instance_path) / "active_model").read_text().strip() == "other"
     assert admin.get("/api/models").get_json()["active"] == "other"
-    restarted = make_app()
+    restarted = make_admin_app()
     assert restarted.extensions["signlive"].model_name == "other"
 
 

@@ -10,7 +10,16 @@ from pathlib import Path
 import pytest
 import requests
 import socketio
-from adminkit import PASSWORD, LiveServer, csrf_from, hang_up, login, make_model, settings
+from adminkit import (
+    PASSWORD,
+    LiveServer,
+    close_app,
+    csrf_from,
+    hang_up,
+    login,
+    make_model,
+    settings,
+)
 
 from webapp import create_app
 
@@ -37,28 +46,9 @@ def models_dir(tmp_path_factory) -> Path:
     return folder
 
 
-def _close(app) -> None:
-    app.extensions["signlive.jobs"].shutdown()
-    app.extensions["signlive"].close()
-
-
 @pytest.fixture
-def make_app(tmp_path, models_dir):
-    apps = []
-
-    def factory(**extra):
-        app = create_app(settings(tmp_path, models_dir, **extra))
-        apps.append(app)
-        return app
-
-    yield factory
-    for app in apps:
-        _close(app)
-
-
-@pytest.fixture
-def app(make_app):
-    return make_app()
+def app(make_admin_app):
+    return make_admin_app()
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +56,7 @@ def shared_app(tmp_path_factory, models_dir):
     """One app for the tests that only read, or are refused (faster than one app each)."""
     app = create_app(settings(tmp_path_factory.mktemp("shared"), models_dir))
     yield app
-    _close(app)
+    close_app(app)
 
 
 @pytest.fixture
@@ -151,8 +141,8 @@ def test_logout_ends_the_session(client):
     assert client.get("/api/runs").status_code == 401
 
 
-def test_session_cookie_flags(make_app):
-    app = make_app(SESSION_COOKIE_SECURE=True)
+def test_session_cookie_flags(make_admin_app):
+    app = make_admin_app(SESSION_COOKIE_SECURE=True)
     client = app.test_client()
     token = csrf_from(client.get("/admin/login").get_data(as_text=True))
     response = client.post("/admin/login", data={"password": PASSWORD, "csrf_token": token})
@@ -162,10 +152,10 @@ def test_session_cookie_flags(make_app):
     assert "Secure" in cookie
 
 
-def test_generated_password_is_logged_once_and_only_its_hash_is_stored(make_app, tmp_path,
+def test_generated_password_is_logged_once_and_only_its_hash_is_stored(make_admin_app, tmp_path,
                                                                         caplog):
     caplog.set_level(logging.WARNING)
-    app = make_app(ADMIN_PASSWORD="")
+    app = make_admin_app(ADMIN_PASSWORD="")
     lines = [r.getMessage() for r in caplog.records if "admin password" in r.getMessage()]
     assert len(lines) == 1
     password = lines[0].rsplit(": ", 1)[1]
@@ -181,14 +171,14 @@ def test_generated_password_is_logged_once_and_only_its_hash_is_stored(make_app,
 
     # A restart on the same instance folder keeps the hash and logs no new password.
     caplog.clear()
-    again = make_app(ADMIN_PASSWORD="")
+    again = make_admin_app(ADMIN_PASSWORD="")
     assert not [r for r in caplog.records if "admin password" in r.getMessage()]
     assert path.read_text() == stored
     login(again.test_client(), password)
 
 
-def test_secret_key_is_generated_once_and_sessions_survive_a_restart(make_app):
-    first = make_app(SECRET_KEY="dev")
+def test_secret_key_is_generated_once_and_sessions_survive_a_restart(make_admin_app):
+    first = make_admin_app(SECRET_KEY="dev")
     path = Path(first.instance_path) / "secret_key"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert first.config["SECRET_KEY"] not in ("dev", "")
@@ -196,7 +186,7 @@ def test_secret_key_is_generated_once_and_sessions_survive_a_restart(make_app):
     login(client)
     cookie = client.get_cookie("session").value
 
-    second = make_app(SECRET_KEY="dev")
+    second = make_admin_app(SECRET_KEY="dev")
     assert second.config["SECRET_KEY"] == first.config["SECRET_KEY"]
     other = second.test_client()
     other.set_cookie("session", cookie)

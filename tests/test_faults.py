@@ -22,17 +22,21 @@ import numpy as np
 import pytest
 import requests
 import socketio
-from adminkit import LiveServer, frame_jpeg, hang_up, login, login_requests, settings, wait_for
+from adminkit import (
+    LiveServer,
+    close_app,
+    frame_jpeg,
+    hang_up,
+    login,
+    login_requests,
+    settings,
+    wait_for,
+)
 
 from webapp import config, create_app
 from webapp.jobs import RunStore
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _close(app) -> None:
-    app.extensions["signlive.jobs"].shutdown()
-    app.extensions["signlive"].close()
 
 
 # --- kill -9 a training process ---------------------------------------------------------------
@@ -73,7 +77,7 @@ def test_a_training_process_killed_mid_run_fails_the_run_and_serving_goes_on(tmp
             assert 'signlive_training_runs{status="failed"} 1.0' in metrics
             assert 'signlive_training_runs{status="running"} 0.0' in metrics
     finally:
-        _close(app)
+        close_app(app)
 
 
 # --- a corrupt model on disk ------------------------------------------------------------------
@@ -129,7 +133,7 @@ def test_a_corrupt_activated_model_is_refused_at_restart(tmp_path, two_models, c
         client.environ_base["HTTP_X_CSRFTOKEN"] = login(client)
         assert client.post("/api/models/other/activate").status_code == 200
     finally:
-        _close(app)
+        close_app(app)
     corrupt(folder / "other.keras")
     caplog.clear()
     caplog.set_level(logging.INFO, logger="signlive")
@@ -141,7 +145,7 @@ def test_a_corrupt_activated_model_is_refused_at_restart(tmp_path, two_models, c
         assert app.test_client().get("/healthz").get_json()["model"] == "default"
         assert '"event": "startup"' in caplog.text and '"model": "default"' in caplog.text
     finally:
-        _close(app)
+        close_app(app)
 
 
 @pytest.mark.parametrize("corrupt", [_truncate, _wrong_classes], ids=["truncated", "10-classes"])
@@ -161,7 +165,7 @@ def test_a_corrupt_configured_model_falls_back_to_the_shipped_default(
         assert "refusing model 'other'" in caplog.text
         assert "serving the shipped default" in caplog.text
     finally:
-        _close(app)
+        close_app(app)
 
 
 # --- a thousand runs ----------------------------------------------------------------------------
@@ -221,7 +225,7 @@ def test_a_thousand_runs_keep_the_list_and_the_dashboard_bounded(tmp_path, two_m
         metrics = client.get("/metrics").get_data(as_text=True)
         assert 'signlive_training_runs{status="succeeded"} 334.0' in metrics
     finally:
-        _close(app)
+        close_app(app)
 
 
 # --- restart under connected clients ------------------------------------------------------------

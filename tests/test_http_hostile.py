@@ -10,7 +10,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from adminkit import login
+from adminkit import close_app, login
 
 from webapp import create_app
 from webapp.registry import ModelError, Registry, check_name
@@ -40,8 +40,7 @@ def app(world):
 
     app = create_app(settings(world["root"], world["models"], ACTIVE_MODEL="default"))
     yield app
-    app.extensions["signlive.jobs"].shutdown()
-    app.extensions["signlive"].close()
+    close_app(app)
 
 
 @pytest.fixture(scope="module")

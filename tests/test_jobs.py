@@ -15,6 +15,7 @@ import requests
 import socketio
 from adminkit import (
     LiveServer,
+    close_app,
     frame_jpeg,
     hang_up,
     login,
@@ -99,8 +100,7 @@ def admin(tmp_path, models_dir):
             yield client
         finally:
             hang_up(client.sio)
-            app.extensions["signlive.jobs"].shutdown()
-            app.extensions["signlive"].close()
+            close_app(app)
 
 
 def test_a_run_streams_progress_and_registers_its_model(admin, models_dir):
@@ -204,5 +204,4 @@ def test_a_restart_marks_unfinished_runs_interrupted(tmp_path, models_dir):
         assert detail["epochs"][0]["loss"] == 1.0  # nothing recorded is lost
         assert "server stopped" in detail["error"]
     finally:
-        app.extensions["signlive.jobs"].shutdown()
-        app.extensions["signlive"].close()
+        close_app(app)

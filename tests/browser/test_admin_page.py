@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from adminkit import PASSWORD, LiveServer, make_model, settings
+from adminkit import PASSWORD, LiveServer, close_app, make_model, settings
 
 from webapp import create_app
 
@@ -20,8 +20,7 @@ def server(tmp_path):
     app = create_app(settings(tmp_path, models, TRAIN_LIMIT=800))
     with LiveServer(app) as live:
         yield live
-    app.extensions["signlive.jobs"].shutdown()
-    app.extensions["signlive"].close()
+    close_app(app)
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from adminkit import PASSWORD, LiveServer
+from adminkit import PASSWORD, LiveServer, close_app
 from chromium import chromium, playwright
 from y4m import background, spelling_video
 
@@ -28,8 +28,7 @@ def server(tiny_config, tmp_path_factory):
                           INSTANCE_PATH=str(tmp_path_factory.mktemp("instance"))))
     with LiveServer(app) as live:
         yield live
-    app.extensions["signlive.jobs"].shutdown()
-    app.extensions["signlive"].close()
+    close_app(app)
 
 
 @pytest.fixture(scope="module")
