@@ -397,3 +397,17 @@ def test_training_data_errors_name_the_folder(tmp_path: Path, letter_photos) -> 
     root = letter_photos(tmp_path / "one", ["cam"], per_letter=1)
     with pytest.raises(data.DataError, match="too few photos to hold out a test set"):
         data.load_training_data(root)
+
+
+def test_hand_free_images_are_varied_model_inputs_and_reproducible() -> None:
+    x = data.hand_free_images(200, size=28, seed=5)
+    assert x.shape == (200, 28, 28, 1) and x.dtype == np.float32
+    assert 0.0 <= x.min() and x.max() <= 1.0
+    spread = x.std(axis=(1, 2, 3))
+    assert (spread < 0.01).any() and (spread > 0.2).any()  # plain walls and strong patterns
+    assert len(np.unique(x.mean(axis=(1, 2, 3)).round(3))) > 150  # not a few repeats
+    np.testing.assert_array_equal(x, data.hand_free_images(200, size=28, seed=5))
+    assert data.hand_free_images(3, size=64, seed=1).shape == (3, 64, 64, 1)
+    assert data.hand_free_images(0).shape == (0, 28, 28, 1)
+    with pytest.raises(ValueError, match="count"):
+        data.hand_free_images(-1)

@@ -166,6 +166,13 @@ def test_cli_evaluate_json(tiny_model: Path, csv_dir: Path, tmp_path: Path, caps
     assert result["data"] == str(csv_dir) and result["seconds"] >= 0
     assert json.loads((out / "confusion.json").read_text())["confusion"] == result["confusion"]
     assert cv2.imread(str(out / "confusion.png")) is not None
+    # The hand-free check: synthetic pictures without a hand, against the page's threshold.
+    free = result["hand_free"]
+    assert free["n"] == 1000 and free["threshold"] == 0.6
+    assert 0 <= free["false_letters"] <= 1000 and 0.0 < free["median_confidence"] <= 1.0
+    code, stdout, _ = run_cli(capsys, "evaluate", "--model", tiny_model, "--data", csv_dir,
+                              "--json", "--out", out, "--threshold", "0")
+    assert json.loads(stdout)["hand_free"]["false_letters"] == 1000  # every top >= 0
 
 
 def test_cli_evaluate_report(tiny_model, csv_dir, tmp_path, capsys, monkeypatch) -> None:
@@ -178,6 +185,7 @@ def test_cli_evaluate_report(tiny_model, csv_dir, tmp_path, capsys, monkeypatch)
     rows = [line.split() for line in stdout.splitlines()]
     assert ["A", "1.0000", "0.8000", "0.8889", "5"] in rows
     assert (tmp_path / "eval-tiny" / "confusion.png").is_file()  # default: ./eval-<model>/
+    assert "hand-free pictures read as a letter at >= 0.60 confidence" in stdout
 
 
 def test_cli_evaluate_photo_folder(tiny_model: Path, tmp_path: Path, capsys) -> None:
@@ -252,6 +260,8 @@ def test_cli_predict_bad_images(tiny_model: Path, tmp_path: Path, capsys) -> Non
         (["evaluate", "--model", "{model}", "--data", "{csv}", "--limit", "-1"], "--limit"),
         (["evaluate", "--model", "{model}", "--data", "{csv}", "--crop-fraction", "7"],
          "outside 0.05-1.0"),
+        (["evaluate", "--model", "{model}", "--data", "{csv}", "--threshold", "1.5"],
+         "--threshold must be in 0-1"),
         (["predict", "--model", "{tmp}/corrupt.keras", "{tmp}/a.png"], "not a Keras model"),
         (["predict", "--model", "{tmp}/notes.txt", "{tmp}/a.png"], "must end in .keras"),
     ],

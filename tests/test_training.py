@@ -110,6 +110,31 @@ def test_no_validation_split_and_no_augmentation(tmp_path, data_dir):
     assert Registry(tmp_path / "models").exists("noval")
 
 
+def test_negatives_train_hand_free_pictures_towards_a_flat_answer(tmp_path, data_dir):
+    """--negatives adds hand-free pictures with a flat target: the loss becomes categorical
+    cross-entropy over probability vectors; validation and test stay the real letters."""
+    import numpy as np
+
+    from webapp import data
+    from webapp.letters import NUM_CLASSES
+    from webapp.training import _with_negatives
+
+    x = np.zeros((10, 28, 28, 1), np.float32)
+    y = np.arange(10, dtype=np.int32)
+    x2, y2, xv, yv, count = _with_negatives(x, y, x[:4], y[:4], 0.5, seed=0)
+    assert count == 5 and x2.shape == (15, 28, 28, 1) and y2.shape == (15, NUM_CLASSES)
+    np.testing.assert_array_equal(y2[:10].argmax(axis=1), y)
+    np.testing.assert_allclose(y2[10:], 1 / NUM_CLASSES)
+    np.testing.assert_array_equal(x2[10:], data.hand_free_images(5, 28, 0))
+    assert xv.shape == (4, 28, 28, 1) and yv.shape == (4, NUM_CLASSES)
+
+    result = train(small(tmp_path, data_dir, negatives=0.5, name="negs"))
+    meta = result.metadata
+    assert meta["negative_rows"] == round(0.5 * meta["train_rows"]) > 0
+    assert meta["config"]["negatives"] == 0.5 and meta["test_n"] == 7172
+    assert meta["history"][0]["val_accuracy"] is not None
+
+
 def test_run_on_a_photo_folder_tests_on_held_out_sources(tmp_path, letter_photos, capsys):
     """`signlive train --data PHOTOS`: the photos go through preprocess() with the chosen crop,
     whole sources are held out as the test set, and the metadata says which."""
@@ -133,6 +158,7 @@ def test_run_on_a_photo_folder_tests_on_held_out_sources(tmp_path, letter_photos
     ("learning_rate", "0.1"), ("val_fraction", 0.5), ("val_fraction", -0.1),
     ("augment", "yes"), ("early_stopping", -1), ("limit", -5), ("seed", -1),
     ("name", "../evil"), ("name", "x.keras"), ("crop_fraction", 0.01), ("crop_fraction", 1.5),
+    ("negatives", -0.1), ("negatives", 2), ("negatives", "some"),
 ])
 def test_validate_names_the_field(field, value):
     config = TrainConfig(**{field: value})

@@ -79,7 +79,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         learning_rate=args.learning_rate, augment=args.augment, name=args.name,
         data_dir=args.data, models_dir=args.models_dir, val_fraction=args.val_fraction,
         early_stopping=args.early_stopping, limit=args.limit, seed=args.seed,
-        crop_fraction=args.crop_fraction,
+        crop_fraction=args.crop_fraction, negatives=args.negatives,
     ).validate()
     result = train(train_config, progress=_train_progress(sys.stderr))
     meta = result.metadata
@@ -154,6 +154,10 @@ def _evaluation_report(result: dict) -> str:
         lines += ["", "source                      accuracy      n"]
         lines += [f"  {name:<26}{row['accuracy']:8.4f}  {row['n']:5d}"
                   for name, row in result["per_source"].items()]
+    free = result["hand_free"]
+    lines += ["", f"no hand   {free['false_letters']:,} of {free['n']:,} hand-free pictures read "
+              f"as a letter at >= {free['threshold']:.2f} confidence (median top "
+              f"{free['median_confidence']:.2f})"]
     if result["skipped"]:
         lines += ["", f"skipped {len(result['skipped'])} unusable files:"]
         lines += [f"  {item}" for item in result["skipped"][:10]]
@@ -172,6 +176,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     if args.limit < 0:
         raise ValueError(f"--limit must be 0 (all) or positive, got {args.limit}")
+    if not 0.0 <= args.threshold <= 1.0:
+        raise ValueError(f"--threshold must be in 0-1, got {args.threshold}")
     data_path = config.data_dir(args.data)
     if not data_path.exists():
         raise ValueError(f"{data_path}: data folder not found")
@@ -181,6 +187,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                                 limit=args.limit)
     loaded_at = time.perf_counter()
     result = evaluation.evaluate(loaded.model, dataset)
+    result["hand_free"] = evaluation.hand_free_check(loaded.model, args.threshold)
     out = Path(args.out) if args.out else Path.cwd() / f"eval-{loaded.name}"
     out.mkdir(parents=True, exist_ok=True)
     result.update(
@@ -302,6 +309,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="stop after PATIENCE epochs without val improvement (0: off)")
     train.add_argument("--limit", type=int, default=0, help="use only the first N training rows")
     train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--negatives", type=float, default=0.0, metavar="FRACTION",
+                       help="add hand-free pictures (FRACTION x the training rows) that train "
+                            "towards 'no sign' (default 0: none)")
     train.add_argument("--models-dir", default=None)
     train.set_defaults(handler=cmd_train)
 
@@ -313,6 +323,9 @@ def build_parser() -> argparse.ArgumentParser:
                           help="guide-square fraction for photo folders (default: the model's)")
     evaluate.add_argument("--out", default=None, help="folder for confusion.png/.json")
     evaluate.add_argument("--limit", type=int, default=0, help="use only the first N test rows")
+    evaluate.add_argument("--threshold", type=float, default=0.6,
+                          help="confidence at which the live page shows a letter (for the "
+                               "hand-free check; default 0.6)")
     evaluate.set_defaults(handler=cmd_evaluate)
 
     predict = commands.add_parser("predict", help="predict the letter of image files")

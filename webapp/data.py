@@ -505,6 +505,52 @@ def stratified_split(
     return x[~is_val], y[~is_val], x[is_val], y[is_val]
 
 
+def hand_free_images(count: int, size: int = IMAGE_SIDE, seed: int = 0) -> np.ndarray:
+    """`count` synthetic pictures with no hand in them, as model input (N, size, size, 1).
+
+    What a camera sees when nobody signs: plain and unevenly lit walls, blurred texture,
+    stripes and checks (blinds, tiles, shelves), mixed, with sensor noise; drawn at 4x the
+    size and area-resized, as preprocess() does. Training shows them with a flat target
+    over all letters (`TrainConfig.negatives`), so that an empty guide square reads as
+    'no sign' instead of as the letter it happens to look most like.
+    """
+    if count < 0:
+        raise ValueError(f"count must be 0 or positive, got {count}")
+    rng = np.random.default_rng(seed)
+    big = size * 4
+    yy, xx = np.mgrid[0:big, 0:big].astype(np.float32) / big
+    out = np.empty((count, size, size, 1), np.float32)
+    for i in range(count):
+        kind = rng.integers(0, 5)
+        low, high = np.sort(rng.uniform(0.0, 1.0, 2))
+        angle = rng.uniform(0, np.pi)
+        along = xx * np.cos(angle) + yy * np.sin(angle)
+        if kind == 0:  # a plain wall
+            image = np.full((big, big), rng.uniform(0.0, 1.0), np.float32)
+        elif kind == 1:  # light falling off across the wall
+            image = low + (high - low) * (along - along.min()) / max(np.ptp(along), 1e-6)
+        elif kind == 2:  # a lamp: brighter around one point
+            cx, cy = rng.uniform(-0.5, 1.5, 2)
+            image = high - (high - low) * np.clip(np.hypot(xx - cx, yy - cy), 0, 1)
+        elif kind == 3:  # blinds, tiles, shelves
+            period = rng.uniform(0.08, 0.5)
+            image = low + (high - low) * (np.sin(2 * np.pi * along / period) > 0)
+            if rng.random() < 0.5:
+                across = -xx * np.sin(angle) + yy * np.cos(angle)
+                image = np.where(np.sin(2 * np.pi * across / period) > 0, image, high + low - image)
+        else:  # clutter: blurred noise over a gradient
+            noise = rng.random((big, big)).astype(np.float32)
+            noise = cv2.GaussianBlur(noise, (0, 0), rng.uniform(1.0, big / 6))
+            noise = (noise - noise.min()) / max(float(np.ptp(noise)), 1e-6)
+            image = low + (high - low) * (0.6 * noise + 0.4 * (along - along.min())
+                                          / max(np.ptp(along), 1e-6))
+        image = image + rng.normal(0, rng.uniform(0, 0.03), image.shape)
+        small = cv2.resize(np.clip(image, 0, 1).astype(np.float32), (size, size),
+                           interpolation=cv2.INTER_AREA)
+        out[i, :, :, 0] = small
+    return out
+
+
 PHOTO_TEST_FRACTION = 0.2  # of a photo folder's images held out for the test, by source
 
 

@@ -110,6 +110,22 @@ def evaluate(model, dataset: Dataset, batch_size: int = 256) -> dict:
     return result
 
 
+HAND_FREE_SEED = 20261125  # not a training seed: these pictures are never trained on
+
+
+def hand_free_check(model, threshold: float, count: int = 1000) -> dict:
+    """How often the model reads a letter where there is no hand: `count` synthetic
+    hand-free pictures (data.hand_free_images, a seed no training run uses) scored against
+    the live page's confidence threshold. A letter at or above it is a false letter."""
+    from webapp.data import hand_free_images
+
+    size = int(model.input_shape[1])
+    top = predict_probs(model, hand_free_images(count, size, HAND_FREE_SEED)).max(axis=1)
+    false = int((top >= threshold).sum())
+    return {"n": count, "threshold": float(threshold), "false_letters": false,
+            "rate": false / count if count else 0.0, "median_confidence": float(np.median(top))}
+
+
 def save_confusion_png(result: dict, path: str | os.PathLike) -> None:
     """The confusion matrix as a PNG: colour = share of the true letter, numbers = counts."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg

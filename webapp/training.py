@@ -64,6 +64,7 @@ class TrainConfig:
     seed: int = 0
     input_size: int = field(default=DEFAULT_INPUT_SIZE)
     crop_fraction: float = DEFAULT_CROP_FRACTION  # the guide square, for photo-folder data
+    negatives: float = 0.0  # hand-free pictures added, as a fraction of the training rows
 
     def validate(self) -> TrainConfig:
         """Raise ConfigError naming the first bad field; returns self for chaining."""
@@ -88,6 +89,9 @@ class TrainConfig:
         integer("limit", 0, 10_000_000)
         integer("seed", 0, 2**31 - 1)
         integer("input_size", 8, 512)
+        neg = self.negatives
+        if isinstance(neg, bool) or not isinstance(neg, (int, float)) or not 0.0 <= neg <= 1.0:
+            raise ConfigError("negatives", f"must be a number in [0, 1], got {neg!r}")
         cf = self.crop_fraction
         if isinstance(cf, bool) or not isinstance(cf, (int, float)) or not 0.05 <= cf <= 1.0:
             raise ConfigError("crop_fraction", f"must be a number in [0.05, 1], got {cf!r}")
@@ -219,14 +223,36 @@ def _fit_inputs(x, y, batch_size: int, shuffle: bool, seed: int) -> dict:
     return {"data": (x, y), "batch_size": batch_size, "shuffle": shuffle}
 
 
-def _compile(trainer, learning_rate: float, total_steps: int, jit_compile) -> None:
+def _compile(trainer, learning_rate: float, total_steps: int, jit_compile,
+             soft_targets: bool = False) -> None:
+    """Adam with cosine decay; class indices as targets, or probability vectors
+    (`soft_targets`) when hand-free pictures train towards a flat distribution."""
     import keras
 
     schedule = keras.optimizers.schedules.CosineDecay(
         learning_rate, decay_steps=max(1, total_steps), alpha=0.01)
-    trainer.compile(optimizer=keras.optimizers.Adam(schedule),
-                    loss="sparse_categorical_crossentropy", metrics=["accuracy"],
+    if soft_targets:
+        loss, accuracy = "categorical_crossentropy", keras.metrics.CategoricalAccuracy("accuracy")
+    else:
+        loss, accuracy = "sparse_categorical_crossentropy", "accuracy"
+    trainer.compile(optimizer=keras.optimizers.Adam(schedule), loss=loss, metrics=[accuracy],
                     jit_compile=jit_compile)
+
+
+def _with_negatives(x_train, y_train, x_val, y_val, fraction: float, seed: int):
+    """Training rows plus hand-free pictures with a flat target over the letters; all targets
+    become probability vectors (validation too, for the shared loss; it gets no negatives)."""
+    import numpy as np
+
+    from webapp import data
+    from webapp.letters import NUM_CLASSES
+
+    count = int(round(fraction * len(y_train)))
+    eye = np.eye(NUM_CLASSES, dtype=np.float32)
+    x = np.concatenate([x_train, data.hand_free_images(count, x_train.shape[1], seed)])
+    y = np.concatenate([eye[y_train], np.full((count, NUM_CLASSES), 1 / NUM_CLASSES,
+                                              np.float32)])
+    return x, y, x_val, eye[y_val], count
 
 
 def _jit_setting():
@@ -268,6 +294,10 @@ def train(config: TrainConfig, progress: Progress | None = None,
                                    val_fraction=config.val_fraction, seed=config.seed)
     x_train, y_train, x_val, y_val = sets.x_train, sets.y_train, sets.x_val, sets.y_val
     has_val = len(x_val) > 0
+    negative_rows = 0
+    if config.negatives > 0:
+        x_train, y_train, x_val, y_val, negative_rows = _with_negatives(
+            x_train, y_train, x_val, y_val, config.negatives, config.seed)
     steps = max(1, math.ceil(len(x_train) / config.batch_size))
 
     core = nets.build_model(config.arch, config.input_size)
@@ -277,7 +307,8 @@ def train(config: TrainConfig, progress: Progress | None = None,
                               name=f"{core.name}_train")
     else:
         trainer = core
-    _compile(trainer, config.learning_rate, steps * config.epochs, _jit_setting())
+    _compile(trainer, config.learning_rate, steps * config.epochs, _jit_setting(),
+             soft_targets=negative_rows > 0)
 
     callback = _make_callback(config.epochs, steps, progress, should_stop,
                               config.early_stopping, has_val, core)
@@ -331,7 +362,8 @@ def train(config: TrainConfig, progress: Progress | None = None,
         "backend": keras.backend.backend(),
         "config": {k: v for k, v in asdict(config).items()
                    if k not in ("data_dir", "models_dir", "name")},
-        "train_rows": int(len(x_train)),
+        "train_rows": int(len(x_train)) - negative_rows,
+        "negative_rows": negative_rows,
         "val_rows": int(len(x_val)) if has_val else 0,
     }
     model_path = registry.save(core, name, metadata)

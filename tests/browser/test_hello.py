@@ -30,8 +30,8 @@ def _as_the_page_sends_it(frame: np.ndarray) -> bytes:
 @pytest.fixture(scope="module")
 def hello_video(data_dir, tmp_path_factory):
     """The video, with samples and a background chosen so the shipped model is sure of them:
-    each letter is the test image it reads most confidently, and the background is the plain
-    picture it finds least like any letter (below the threshold: 'no sign')."""
+    each letter is the test image it reads most confidently, and the background is the
+    hand-free picture it finds least like any letter (all must be below the threshold)."""
     if not MODEL.exists():
         pytest.skip(f"{MODEL} is not there yet (the shipped model is trained separately)")
     from webapp.data import load_csv, split_path
@@ -57,9 +57,9 @@ def hello_video(data_dir, tmp_path_factory):
     backs = [background(v) for v in (0, 40, 90, 128, 170, 215, 255)] + [noise, *ramps]
     back_probs = probs(backs).max(axis=1)
     back = backs[int(back_probs.argmin())]
-    assert back_probs.min() < THRESHOLD, (
-        f"the model reads a letter in every plain background ({back_probs.round(2)}); "
-        "the video needs a 'no sign' picture between letters")
+    # Nobody signing reads as 'no sign' (the model trains on hand-free pictures for this).
+    assert back_probs.max() < THRESHOLD, (
+        f"the model reads a letter in a scene without a hand ({back_probs.round(2)})")
 
     images, labels = load_csv(split_path(data_dir, "test"))
     samples = []
