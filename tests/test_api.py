@@ -94,6 +94,9 @@ BAD_RUNS = [
     ({"arch": "cnn", "name": "model.keras"}, "name"),
     ({"arch": "cnn", "name": 7}, "name"),
     ({"arch": "cnn", "early_stopping": -1}, "early_stopping"),
+    ({"arch": "cnn", "negatives": "lots"}, "negatives"),
+    ({"arch": "cnn", "negatives": 1.5}, "negatives"),
+    ({"arch": "cnn", "negatives": True}, "negatives"),
     ({"arch": "cnn", "gpu": 1}, "gpu"),                     # unknown field
     ({"arch": "cnn", "limit": -5}, "limit"),
 ]
@@ -163,7 +166,7 @@ def test_missing_data_is_a_clear_400(make_admin_app, tmp_path):
 def test_parameters_default_and_validate():
     params = validate_params({"arch": "cnn", "epochs": 3, "learning_rate": 1})
     assert params == {"arch": "cnn", "epochs": 3, "batch_size": 128, "early_stopping": 0,
-                      "learning_rate": 1.0, "augment": True, "name": None}
+                      "learning_rate": 1.0, "augment": True, "negatives": 0.1, "name": None}
     assert validate_params({"name": "  "}, default_limit=300)["limit"] == 300
 
 

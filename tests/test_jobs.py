@@ -121,6 +121,7 @@ def test_a_run_streams_progress_and_registers_its_model(admin, models_dir):
 
     # Recorded: parameters, per-epoch metrics, test results, device, model.
     assert run["params"]["arch"] == "cnn" and run["params"]["limit"] == 300
+    assert run["params"]["negatives"] == 0.1  # the default: the model learns 'no sign' too
     assert [e["epoch"] for e in run["epochs"]] == [1]
     assert 0.0 <= run["test_accuracy"] <= 1.0
     assert len(run["per_class"]) == 24 and len(run["confusion"]) == 24

@@ -98,7 +98,8 @@ def dashboard():
         "archs": list(nets.ARCHS),
         "defaults": {"arch": defaults.arch, "epochs": defaults.epochs,
                      "batch_size": defaults.batch_size, "learning_rate": defaults.learning_rate,
-                     "augment": defaults.augment, "early_stopping": defaults.early_stopping},
+                     "augment": defaults.augment, "early_stopping": defaults.early_stopping,
+                     "negatives": defaults.negatives},
         "allow_limit": allow_limit,
         "train_limit": int(current_app.config.get("TRAIN_LIMIT") or 0),
     }

@@ -309,9 +309,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="stop after PATIENCE epochs without val improvement (0: off)")
     train.add_argument("--limit", type=int, default=0, help="use only the first N training rows")
     train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--negatives", type=float, default=0.0, metavar="FRACTION",
+    train.add_argument("--negatives", type=float, default=0.1, metavar="FRACTION",
                        help="add hand-free pictures (FRACTION x the training rows) that train "
-                            "towards 'no sign' (default 0: none)")
+                            "towards 'no sign' (default 0.1; 0: none)")
     train.add_argument("--models-dir", default=None)
     train.set_defaults(handler=cmd_train)
 

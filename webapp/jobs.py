@@ -184,7 +184,7 @@ class RunStore:
 
 _INT_FIELDS = ("epochs", "batch_size", "early_stopping")
 RUN_FIELDS = ("arch", "epochs", "batch_size", "learning_rate", "augment", "name",
-              "early_stopping")
+              "early_stopping", "negatives")
 
 
 def validate_params(body: object, *, allow_limit: bool = False, default_limit: int = 0) -> dict:
@@ -204,7 +204,7 @@ def validate_params(body: object, *, allow_limit: bool = False, default_limit: i
             raise ParamError(str(key)[:64], f"unknown field; allowed: {', '.join(allowed)}")
     defaults = TrainConfig()
     params: dict[str, Any] = {}
-    for key in ("arch", *_INT_FIELDS, "learning_rate", "augment"):
+    for key in ("arch", *_INT_FIELDS, "learning_rate", "augment", "negatives"):
         params[key] = body.get(key, getattr(defaults, key))
     params["limit"] = body.get("limit", default_limit)
     if not isinstance(params["arch"], str):
@@ -217,6 +217,10 @@ def validate_params(body: object, *, allow_limit: bool = False, default_limit: i
     if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr):
         raise ParamError("learning_rate", f"must be a number, got {lr!r}")
     params["learning_rate"] = float(lr)
+    neg = params["negatives"]
+    if isinstance(neg, bool) or not isinstance(neg, (int, float)) or not math.isfinite(neg):
+        raise ParamError("negatives", f"must be a number, got {neg!r}")
+    params["negatives"] = float(neg)
     if not isinstance(params["augment"], bool):
         raise ParamError("augment", f"must be true or false, got {params['augment']!r}")
     name = body.get("name")

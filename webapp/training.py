@@ -64,7 +64,7 @@ class TrainConfig:
     seed: int = 0
     input_size: int = field(default=DEFAULT_INPUT_SIZE)
     crop_fraction: float = DEFAULT_CROP_FRACTION  # the guide square, for photo-folder data
-    negatives: float = 0.0  # hand-free pictures added, as a fraction of the training rows
+    negatives: float = 0.1  # hand-free pictures added, as a fraction of the training rows
 
     def validate(self) -> TrainConfig:
         """Raise ConfigError naming the first bad field; returns self for chaining."""

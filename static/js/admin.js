@@ -168,6 +168,7 @@ function initForm() {
   $("f-lr").value = defaults.learning_rate ?? 0.001;
   $("f-patience").value = defaults.early_stopping ?? 0;
   $("f-augment").checked = defaults.augment ?? true;
+  $("f-negatives").value = defaults.negatives ?? 0.1;
   if (CONFIG.allow_limit) {
     $("limit-field").hidden = false;
     $("f-limit").value = CONFIG.train_limit || 0;
@@ -193,6 +194,7 @@ async function startRun(event) {
     learning_rate: numberField("f-lr"),
     early_stopping: numberField("f-patience"),
     augment: $("f-augment").checked,
+    negatives: numberField("f-negatives"),
   };
   const name = $("f-name").value.trim();
   if (name) body.name = name;
@@ -273,6 +275,7 @@ function describeParams(p) {
   if (!p) return "";
   const parts = [p.arch, `${p.epochs} epochs`, `batch ${p.batch_size}`,
     `lr ${p.learning_rate}`, p.augment ? "augmented" : "no augmentation"];
+  if (p.negatives) parts.push(`${Math.round(p.negatives * 100)}% hand-free`);
   if (p.limit) parts.push(`first ${p.limit} rows`);
   return parts.filter(Boolean).join(" · ");
 }
