@@ -28,13 +28,8 @@ def epoch_seconds(arch: str, x, y, batch: int, augment: bool, pipeline: bool) ->
 
     keras.utils.set_random_seed(0)
     core = nets.build_model(arch, int(x.shape[1]))
-    if augment:
-        inputs = keras.Input(shape=core.input_shape[1:])
-        trainer = keras.Model(inputs, core(nets.augmentation(0)(inputs)))
-    else:
-        trainer = core
     steps = -(-len(y) // batch)
-    training._compile(trainer, 1e-3, steps * 3, training._jit_setting())
+    trainer = training.make_trainer(core, augment, 0, 1e-3, steps * 3)
     times: list[float] = []
 
     class Timer(keras.callbacks.Callback):

@@ -91,7 +91,7 @@ class LiveNamespace(socketio_lib.Namespace):
         self.max_frame_bytes = max_frame_bytes
         self._clients: set[str] = set()
         self._lock = threading.Lock()
-        self.guard = None  # a per-client frame budget, set by webapp.security (HARDENING)
+        self.guard = None  # a per-client frame budget, set by webapp.security
         inference.on_swap(self.announce_model)
 
     @property

@@ -239,6 +239,22 @@ def _compile(trainer, learning_rate: float, total_steps: int, jit_compile,
                     jit_compile=jit_compile)
 
 
+def make_trainer(core, augment: bool, seed: int, learning_rate: float, total_steps: int,
+                 soft_targets: bool = False):
+    """The compiled model that fit() trains: `core` behind the augmentation layers when
+    `augment` (the saved model stays the bare `core`). train() and bench/train_speed.py
+    both train through this, so the bench measures what a run does."""
+    import keras
+
+    trainer = core
+    if augment:
+        inputs = keras.Input(shape=core.input_shape[1:], name="image")
+        trainer = keras.Model(inputs, core(nets.augmentation(seed)(inputs)),
+                              name=f"{core.name}_train")
+    _compile(trainer, learning_rate, total_steps, _jit_setting(), soft_targets)
+    return trainer
+
+
 def _with_negatives(x_train, y_train, x_val, y_val, fraction: float, seed: int):
     """Training rows plus hand-free pictures with a flat target over the letters; all targets
     become probability vectors (validation too, for the shared loss; it gets no negatives)."""
@@ -301,14 +317,8 @@ def train(config: TrainConfig, progress: Progress | None = None,
     steps = max(1, math.ceil(len(x_train) / config.batch_size))
 
     core = nets.build_model(config.arch, config.input_size)
-    if config.augment:
-        inputs = keras.Input(shape=core.input_shape[1:], name="image")
-        trainer = keras.Model(inputs, core(nets.augmentation(config.seed)(inputs)),
-                              name=f"{core.name}_train")
-    else:
-        trainer = core
-    _compile(trainer, config.learning_rate, steps * config.epochs, _jit_setting(),
-             soft_targets=negative_rows > 0)
+    trainer = make_trainer(core, config.augment, config.seed, config.learning_rate,
+                           steps * config.epochs, soft_targets=negative_rows > 0)
 
     callback = _make_callback(config.epochs, steps, progress, should_stop,
                               config.early_stopping, has_val, core)
