@@ -44,6 +44,8 @@ def settings(tmp: Path, models_dir: Path, **extra) -> dict:
         "INSTANCE_PATH": str(tmp / "instance"),
         "MODELS_DIR": str(models_dir),
         "DATA_DIR": str(config.data_dir()),
+        # No photo folder unless a test makes one: the status would hash the real 28,000.
+        "PHOTOS_DIR": str(tmp / "photos"),
         "ACTIVE_MODEL": "default",
         "ADMIN_PASSWORD": PASSWORD,
         "LOGIN_FAIL_DELAY_S": 0.01,
@@ -111,6 +113,27 @@ def frame_jpeg(seed: int = 0) -> bytes:
     ok, data = cv2.imencode(".jpg", image)
     assert ok
     return data.tobytes()
+
+
+def make_photos(root: Path, sources: list[str], letters: str = "ABC",
+                per_letter: int = 3) -> list[Path]:
+    """A tiny `<LETTER>/<source>_<n>.jpg` photo folder: 80x60 noise with a bright block placed
+    by letter (so a model can tell them apart a little). Returns the photos, sorted."""
+    rng = np.random.default_rng(0)
+    photos = []
+    for index, letter in enumerate(letters):
+        (root / letter).mkdir(parents=True, exist_ok=True)
+        for source in sources:
+            for n in range(per_letter):
+                image = rng.integers(0, 120, (60, 80, 3), dtype=np.uint8)
+                x = 10 + 20 * index
+                image[15:45, x:x + 20] = 230
+                path = root / letter / f"{source}_{n}.jpg"
+                ok, data = cv2.imencode(".jpg", image)
+                assert ok
+                path.write_bytes(data.tobytes())
+                photos.append(path)
+    return sorted(photos)
 
 
 def wait_for(predicate: Callable[[], object], timeout: float, what: str,

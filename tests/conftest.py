@@ -66,6 +66,22 @@ def tiny_models_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def hand_models_dir(tmp_path_factory, tiny_models_dir) -> Path:
+    """`guide` and `hand`: the tiny model twice, `hand` with metadata "crop": "hand" (it reads
+    the square around a frame's hand box), `guide` without the key (the guide square)."""
+    import json
+    import shutil
+
+    folder = tmp_path_factory.mktemp("hand-models")
+    metadata = json.loads((tiny_models_dir / "tiny.json").read_text())
+    metadata.pop("crop", None)
+    for name, extra in (("guide", {}), ("hand", {"crop": "hand"})):
+        shutil.copyfile(tiny_models_dir / "tiny.keras", folder / f"{name}.keras")
+        (folder / f"{name}.json").write_text(json.dumps({**metadata, **extra, "name": name}))
+    return folder
+
+
+@pytest.fixture(scope="session")
 def tiny_config(tiny_models_dir) -> dict:
     """create_app settings serving the tiny model (confidence threshold 0: always a letter)."""
     return {"TESTING": True, "SECRET_KEY": "test", "MODELS_DIR": str(tiny_models_dir),

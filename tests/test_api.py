@@ -97,6 +97,20 @@ BAD_RUNS = [
     ({"arch": "cnn", "negatives": "lots"}, "negatives"),
     ({"arch": "cnn", "negatives": 1.5}, "negatives"),
     ({"arch": "cnn", "negatives": True}, "negatives"),
+    ({"arch": "cnn", "train_on": "webcam"}, "train_on"),
+    ({"arch": "cnn", "train_on": 1}, "train_on"),
+    ({"arch": "cnn", "train_on": None}, "train_on"),
+    ({"arch": "cnn", "train_on": "photos", "crop": "face"}, "crop"),
+    ({"arch": "cnn", "crop": ["hand"]}, "crop"),
+    ({"arch": "cnn", "train_on": "photos", "split": "photos-v999"}, "split"),
+    ({"arch": "cnn", "split": "../photos-v1"}, "split"),
+    ({"arch": "cnn", "split": 1}, "split"),
+    ({"arch": "cnn", "input_size": 4}, "input_size"),
+    ({"arch": "cnn", "input_size": 513}, "input_size"),
+    ({"arch": "cnn", "input_size": "28"}, "input_size"),
+    ({"arch": "cnn", "input_size": 28.0}, "input_size"),
+    ({"arch": "cnn", "input_size": True}, "input_size"),
+    ({"arch": "cnn", "photos_dir": "/etc"}, "photos_dir"),  # the server's folder, not a field
     ({"arch": "cnn", "gpu": 1}, "gpu"),                     # unknown field
     ({"arch": "cnn", "limit": -5}, "limit"),
 ]
@@ -163,11 +177,44 @@ def test_missing_data_is_a_clear_400(make_admin_app, tmp_path):
     _no_run_started(app)
 
 
+def test_missing_photos_are_a_clear_400_when_a_run_reads_them(make_admin_app, tmp_path):
+    empty = tmp_path / "no-photos"
+    (empty / "A").mkdir(parents=True)  # a letter folder, but no photo in it
+    app = make_admin_app(PHOTOS_DIR=str(empty))
+    client = app.test_client()
+    client.environ_base["HTTP_X_CSRFTOKEN"] = login(client)
+    status = client.get("/api/data").get_json()
+    assert status["ok"] is True  # the Sign MNIST status is unchanged beside it
+    assert status["photos"]["ok"] is False and "no photos" in status["photos"]["message"]
+    for train_on in ("photos", "both"):
+        response = client.post("/api/runs", json={"arch": "cnn", "train_on": train_on})
+        assert response.status_code == 400, train_on
+        data = response.get_json()
+        assert data["field"] == "photos" and str(empty) in data["error"]
+    _no_run_started(app)
+
+
+def test_a_photos_run_does_not_need_sign_mnist_but_both_does(make_admin_app, tmp_path):
+    no_csv = tmp_path / "no-data"
+    no_csv.mkdir()
+    app = make_admin_app(DATA_DIR=str(no_csv), PHOTOS_DIR=str(tmp_path / "missing"))
+    client = app.test_client()
+    client.environ_base["HTTP_X_CSRFTOKEN"] = login(client)
+    for train_on, field in (("csv", "data"), ("both", "data"), ("photos", "photos")):
+        response = client.post("/api/runs", json={"arch": "cnn", "train_on": train_on})
+        assert response.status_code == 400 and response.get_json()["field"] == field, train_on
+    assert "photo folder not found" in client.get("/api/data").get_json()["photos"]["message"]
+    _no_run_started(app)
+
+
 def test_parameters_default_and_validate():
     params = validate_params({"arch": "cnn", "epochs": 3, "learning_rate": 1})
     assert params == {"arch": "cnn", "epochs": 3, "batch_size": 128, "early_stopping": 0,
-                      "learning_rate": 1.0, "augment": True, "negatives": 0.1, "name": None}
+                      "learning_rate": 1.0, "augment": True, "negatives": 0.1, "name": None,
+                      "train_on": "csv", "crop": "hand", "split": "photos-v1", "input_size": 28}
     assert validate_params({"name": "  "}, default_limit=300)["limit"] == 300
+    photos = validate_params({"train_on": "photos", "crop": "guide", "input_size": 64})
+    assert (photos["train_on"], photos["crop"], photos["input_size"]) == ("photos", "guide", 64)
 
 
 # --- routes, ids, methods -----------------------------------------------------------------
@@ -202,9 +249,20 @@ def test_run_list_and_detail(admin, app):
     row = listing["runs"][0]
     assert row["status"] == "succeeded" and row["epochs_done"] == 1
     assert "confusion" not in row and "epochs" not in row  # the list stays light
+    assert row["trained_on"] == "Sign MNIST"
     detail = admin.get(f"/api/runs/{run_id}").get_json()
     assert detail["epochs"][0]["val_accuracy"] == 0.7 and detail["confusion"] == [[3]]
-    assert detail["params"]["arch"] == "resnet"
+    assert detail["params"]["arch"] == "resnet" and detail["params"]["input_size"] == 28
+    assert detail["trained_on"] == "Sign MNIST"
+    # A photo run says what it read; a run recorded before these fields read Sign MNIST.
+    photo_id = store.create("p1", validate_params({"arch": "cnn", "train_on": "both",
+                                                   "crop": "guide", "input_size": 48}))
+    old_id = store.create("old", {"arch": "cnn", "epochs": 1})
+    runs = {r["id"]: r for r in admin.get("/api/runs").get_json()["runs"]}
+    assert runs[photo_id]["trained_on"] == "Sign MNIST + photos (guide crop, split photos-v1)"
+    assert runs[photo_id]["params"]["input_size"] == 48
+    assert runs[old_id]["trained_on"] == "Sign MNIST"
+    assert admin.get(f"/api/runs/{photo_id}").get_json()["trained_on"].startswith("Sign MNIST +")
     # Not in progress: nothing to cancel.
     response = admin.post(f"/api/runs/{run_id}/cancel")
     assert response.status_code == 409 and "succeeded" in response.get_json()["error"]

@@ -12,7 +12,7 @@ from webapp.registry import ModelError
 
 TEMPLATES = config.PROJECT_ROOT / "templates"
 PAGE_KEYS = {"crop_fraction", "confidence_threshold", "model_name", "stable_ms", "fps_cap",
-             "idle_clear_s", "max_side"}
+             "idle_clear_s", "max_side", "hand_locator"}
 
 
 def test_healthz(client):
@@ -20,6 +20,7 @@ def test_healthz(client):
     assert response.status_code == 200
     body = response.get_json()
     assert body["status"] == "ok" and body["model"] == "tiny"
+    assert body["crop"] == "guide"  # the tiny model's metadata has no "crop": the guide square
     assert body["clients"] == 0 and body["uptime_s"] >= 0
     assert body["device"].startswith(("CPU", "GPU"))
 

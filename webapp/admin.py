@@ -3,7 +3,8 @@
 `init_app(app)` wires everything the admin needs into an app made by create_app (call it once
 app.extensions["signlive"] exists): auth (secret key, password hash, limiter), the dashboard and API
 blueprints, the job manager (which marks runs a previous server left running as interrupted),
-the /admin namespace that relays training progress, and the model the admin last activated.
+the photo folder's status (webapp/photostatus.py), the /admin namespace that relays training
+progress, and the model the admin last activated.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from flask import (
 )
 from socketio.exceptions import ConnectionRefusedError
 
-from webapp import api, auth, jobs
+from webapp import api, auth, jobs, photostatus
 
 log = logging.getLogger(__name__)
 
@@ -88,18 +89,24 @@ def _form_csrf_ok() -> bool:
 def dashboard():
     if not auth.is_admin():
         return redirect(url_for("admin.login"))
-    from webapp import nets
-    from webapp.training import TrainConfig
+    from webapp import nets, splits
+    from webapp.preprocess import CROPS
+    from webapp.training import TRAIN_ON, TrainConfig
 
     defaults = TrainConfig()
     allow_limit = bool(current_app.testing or current_app.config.get("ALLOW_TRAIN_LIMIT"))
     admin_config = {
         "namespace": NAMESPACE,
         "archs": list(nets.ARCHS),
+        "train_on": list(TRAIN_ON),
+        "crops": list(CROPS),
+        "splits": splits.available(),
         "defaults": {"arch": defaults.arch, "epochs": defaults.epochs,
                      "batch_size": defaults.batch_size, "learning_rate": defaults.learning_rate,
                      "augment": defaults.augment, "early_stopping": defaults.early_stopping,
-                     "negatives": defaults.negatives},
+                     "negatives": defaults.negatives, "train_on": defaults.train_on,
+                     "crop": defaults.crop, "split": defaults.split,
+                     "input_size": defaults.input_size},
         "allow_limit": allow_limit,
         "train_limit": int(current_app.config.get("TRAIN_LIMIT") or 0),
     }
@@ -180,6 +187,8 @@ def init_app(app: Flask) -> None:
     store = jobs.RunStore(Path(app.instance_path) / RUNS_DB)
     app.extensions[api.JOBS_EXTENSION] = jobs.JobManager(
         store, models_dir=app.config["MODELS_DIR"], data_dir=app.config["DATA_DIR"],
-        emit=emit, cancel_grace_s=float(app.config.get("CANCEL_GRACE_S", 5.0)))
+        photos_dir=app.config["PHOTOS_DIR"], emit=emit,
+        cancel_grace_s=float(app.config.get("CANCEL_GRACE_S", 5.0)))
+    app.extensions[api.PHOTOS_EXTENSION] = photostatus.PhotoFolderStatus(app.config["PHOTOS_DIR"])
     app.extensions["signlive"].server.register_namespace(AdminNamespace(app))
     _restore_active_model(app)

@@ -29,6 +29,7 @@ MAX_BODY_BYTES = 64 * 1024
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 ACTIVE_MODEL_FILE = "active_model"
 JOBS_EXTENSION = "signlive.jobs"
+PHOTOS_EXTENSION = "signlive.photos"
 PROTECTED_MODELS = ("default",)
 _activate_lock = threading.Lock()
 
@@ -109,6 +110,10 @@ def job_manager() -> jobs.JobManager:
     return current_app.extensions[JOBS_EXTENSION]
 
 
+def photo_status():
+    return current_app.extensions[PHOTOS_EXTENSION]
+
+
 def active_model_name() -> str:
     return _signlive().model_name
 
@@ -144,11 +149,19 @@ def _int_arg(name: str, default: int, low: int, high: int) -> int:
     return value
 
 
+def _with_data_description(run: dict) -> dict:
+    """Adds `trained_on`: what the run trained on, in words (jobs.describe_data)."""
+    run["trained_on"] = jobs.describe_data(run.get("params") or {})
+    return run
+
+
 @bp.get("/runs")
 def list_runs():
     store = job_manager().store
     runs = store.list(limit=_int_arg("limit", 100, 1, 1000),
                       offset=_int_arg("offset", 0, 0, 10**9))
+    for run in runs:
+        _with_data_description(run)
     current = job_manager().current()
     return jsonify(runs=runs, total=store.count(),
                    active=current.run_id if current is not None else None)
@@ -166,10 +179,15 @@ def start_run():
         raise ApiError(exc.status, str(exc), field=exc.field) from None
     from webapp import data
 
-    summary = data.summary(config["DATA_DIR"])
-    if not summary.get("ok"):
-        raise ApiError(400, f"data: {summary.get('message') or 'the data set is missing'}",
-                       field="data")
+    if params["train_on"] != "photos":  # Sign MNIST is read
+        summary = data.summary(config["DATA_DIR"])
+        if not summary.get("ok"):
+            raise ApiError(400, f"data: {summary.get('message') or 'the data set is missing'}",
+                           field="data")
+    if params["train_on"] != "csv":  # the photo folder is read (its boxes are the run's check)
+        photos = photo_status().summary(boxes=False)
+        if not photos["ok"]:
+            raise ApiError(400, f"photos: {photos['message']}", field="photos")
     try:
         run_id = job_manager().start(params)
     except jobs.Busy as exc:
@@ -189,7 +207,7 @@ def _run_or_404(run_id: int) -> dict:
 
 @bp.get("/runs/<int:run_id>")
 def get_run(run_id: int):
-    run = _run_or_404(run_id)
+    run = _with_data_description(_run_or_404(run_id))
     run["live"] = job_manager().live_state(run_id)
     return jsonify(run)
 
@@ -269,9 +287,12 @@ def delete_model(name: str):
 
 @bp.get("/data")
 def data_summary():
+    """The Sign MNIST status, with the photo folder's under `photos` (counts at once; the
+    hand-box coverage from a background pass, `boxes_pending` until it is done)."""
     from webapp import data
 
-    return jsonify(data.summary(current_app.config["DATA_DIR"]))
+    return jsonify({**data.summary(current_app.config["DATA_DIR"]),
+                    "photos": photo_status().summary()})
 
 
 # --- everything else under /api/ ------------------------------------------------------------

@@ -13,7 +13,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from webapp import config
-from webapp.preprocess import DEFAULT_CROP_FRACTION
+from webapp.preprocess import DEFAULT_CROP_FRACTION, DEFAULT_INPUT_SIZE, crop_mode
+from webapp.splits import DEFAULT_SPLIT
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -79,7 +80,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         learning_rate=args.learning_rate, augment=args.augment, name=args.name,
         data_dir=args.data, models_dir=args.models_dir, val_fraction=args.val_fraction,
         early_stopping=args.early_stopping, limit=args.limit, seed=args.seed,
-        crop_fraction=args.crop_fraction, negatives=args.negatives,
+        crop_fraction=args.crop_fraction, negatives=args.negatives, input_size=args.input_size,
+        train_on=args.train_on, photos_dir=args.photos, crop=args.crop, split=args.split,
     ).validate()
     result = train(train_config, progress=_train_progress(sys.stderr))
     meta = result.metadata
@@ -154,6 +156,14 @@ def _evaluation_report(result: dict) -> str:
         lines += ["", "source                      accuracy      n"]
         lines += [f"  {name:<26}{row['accuracy']:8.4f}  {row['n']:5d}"
                   for name, row in result["per_source"].items()]
+    if "split" in result:
+        split = result["split"]
+        lines += ["", f"split {split['name']}: held-out sources only"]
+        for label, row in (("held-out total", split["held_out"]),
+                           ("raw webcam", split["raw_webcam"])):
+            if row["n"]:
+                lines.append(f"  {label:<26}{row['accuracy']:8.4f}  {row['n']:5d}  "
+                             f"({', '.join(row['sources'])})")
     free = result["hand_free"]
     lines += ["", f"no hand   {free['false_letters']:,} of {free['n']:,} hand-free pictures read "
               f"as a letter at >= {free['threshold']:.2f} confidence (median top "
@@ -172,7 +182,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     import json
     import time
 
-    from webapp import data, evaluation
+    from webapp import data, evaluation, splits
 
     if args.limit < 0:
         raise ValueError(f"--limit must be 0 (all) or positive, got {args.limit}")
@@ -182,11 +192,24 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if not data_path.exists():
         raise ValueError(f"{data_path}: data folder not found")
     loaded, size, crop_fraction = _load_for_cli(args.model, args.crop_fraction)
+    crop = args.crop or crop_mode(loaded.metadata)
+    split = None
+    if data.is_photo_folder(data_path) and args.split != "none":
+        split = splits.load(args.split)
+        present = {data.photo_source(item) for item, _ in data.list_photos(data_path)[0]}
+        if not present & (split.held_out | split.validation):
+            split = None  # a folder the split does not describe (as in training): score all
+        elif not present & split.held_out:
+            raise ValueError(f"{data_path}: none of the held-out sources of split {split.name} "
+                             "is in it (--split none scores every photo)")
     started = time.perf_counter()
-    dataset = data.load_dataset(data_path, "test", size=size, crop_fraction=crop_fraction,
-                                limit=args.limit)
+    dataset = data.load_dataset(
+        data_path, "test", size=size, crop_fraction=crop_fraction, limit=args.limit, crop=crop,
+        sources=None if split is None else (lambda source: split.role(source) == "held_out"))
     loaded_at = time.perf_counter()
     result = evaluation.evaluate(loaded.model, dataset)
+    if split is not None:
+        result["split"] = evaluation.split_summary(result, split)
     result["hand_free"] = evaluation.hand_free_check(loaded.model, args.threshold)
     out = Path(args.out) if args.out else Path.cwd() / f"eval-{loaded.name}"
     out.mkdir(parents=True, exist_ok=True)
@@ -195,6 +218,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         model_name=loaded.name,
         input_size=size,
         crop_fraction=crop_fraction,
+        crop=crop,
         data=str(data_path),
         description=dataset.description,
         data_sha256=dataset.sha256,
@@ -213,6 +237,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     """One line per image; unusable images get an error line on stderr and exit status 1."""
+    import hashlib
     import json
 
     import numpy as np
@@ -222,12 +247,21 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from webapp.preprocess import FrameError, preprocess
 
     loaded, size, crop_fraction = _load_for_cli(args.model, args.crop_fraction)
+    # A hand-crop model gets the box `signlive locate` cached for the image, as a live frame
+    # gets the page's box; an image never located (or without a hand) takes the guide square.
+    boxes = None
+    if crop_mode(loaded.metadata) == "hand":
+        from webapp.locate import BoxCache
+
+        boxes = BoxCache.load()
     inputs: list[np.ndarray] = []
     good: list[str] = []
     failed = 0
     for image in args.images:
         try:
-            inputs.append(preprocess(Path(image).read_bytes(), crop_fraction, size))
+            raw = Path(image).read_bytes()
+            box = boxes.get(hashlib.sha256(raw).hexdigest()) if boxes is not None else None
+            inputs.append(preprocess(raw, crop_fraction, size, box=box))
             good.append(image)
         except FrameError as exc:
             failed += 1
@@ -247,6 +281,43 @@ def cmd_predict(args: argparse.Namespace) -> int:
         else:
             print(f"{image}\t{letter}\t{confidence:.4f}")
     return 1 if failed else 0
+
+
+def cmd_locate(args: argparse.Namespace) -> int:
+    """Find the hand in every photo of a folder (once; later runs reuse the cache)."""
+    import time
+
+    from webapp import locate
+    from webapp.data import DataError, list_photos
+
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        raise DataError(f"{folder}: photo folder not found")
+    found, _skipped = list_photos(folder)
+    if not found:
+        raise DataError(f"{folder}: no <LETTER>/<image> photos found")
+    cache = locate.BoxCache.load(args.cache)
+    started = time.monotonic()
+
+    def progress(done: int, total: int) -> None:
+        rate = done / max(time.monotonic() - started, 1e-6)
+        left = (total - done) / rate if rate else 0
+        print(f"\rlocated {done}/{total} ({rate:.1f}/s, {left / 60:.0f} min left)   ",
+              end="", file=sys.stderr, flush=True)
+
+    try:
+        report = locate.locate_photos(folder, [p for p, _ in found], cache, args.jobs, progress)
+    except locate.LocateError as exc:
+        print(f"signlive locate: error: {exc}", file=sys.stderr)
+        return 1
+    if report.located:
+        print(file=sys.stderr)
+    for problem in report.errors[:20]:
+        print(f"skipped {problem}", file=sys.stderr)
+    print(f"{report.photos} photos: {report.cached} already located, {report.located} located "
+          f"now ({report.with_hand} with a hand), {len(report.errors)} unreadable; "
+          f"cache {cache.path}")
+    return 0
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -312,6 +383,19 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--negatives", type=float, default=0.1, metavar="FRACTION",
                        help="add hand-free pictures (FRACTION x the training rows) that train "
                             "towards 'no sign' (default 0.1; 0: none)")
+    train.add_argument("--train-on", choices=("csv", "photos", "both"), default="csv",
+                       help="Sign MNIST (csv, from --data), the photo folder (--photos), or "
+                            "both mixed (default csv)")
+    train.add_argument("--photos", default=None,
+                       help="<LETTER>/ photo folder (default: $SIGNLIVE_PHOTOS or "
+                            "../shared/photos); run `signlive locate` on it first")
+    train.add_argument("--crop", choices=("hand", "guide"), default="hand",
+                       help="photos: crop around the located hand (default) or the guide square")
+    train.add_argument("--split", default=DEFAULT_SPLIT,
+                       help=f"named photo split; its held-out sources are never read "
+                            f"(default {DEFAULT_SPLIT})")
+    train.add_argument("--input-size", type=int, default=DEFAULT_INPUT_SIZE,
+                       help=f"model input side in pixels (default {DEFAULT_INPUT_SIZE})")
     train.add_argument("--models-dir", default=None)
     train.set_defaults(handler=cmd_train)
 
@@ -321,6 +405,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.add_argument("--crop-fraction", type=float, default=None,
                           help="guide-square fraction for photo folders (default: the model's)")
+    evaluate.add_argument("--crop", choices=("hand", "guide"), default=None,
+                          help="photo folders: crop around the located hand or the guide "
+                               "square (default: the model's own, from its metadata)")
+    evaluate.add_argument("--split", default=DEFAULT_SPLIT,
+                          help="photo folders: score only the held-out sources of this named "
+                               f"split (default {DEFAULT_SPLIT}; 'none': every photo)")
     evaluate.add_argument("--out", default=None, help="folder for confusion.png/.json")
     evaluate.add_argument("--limit", type=int, default=0, help="use only the first N test rows")
     evaluate.add_argument("--threshold", type=float, default=0.6,
@@ -335,6 +425,14 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--json", action="store_true", help="one JSON object per line")
     predict.add_argument("images", nargs="+", metavar="IMAGE")
     predict.set_defaults(handler=cmd_predict)
+
+    locate_cmd = commands.add_parser(
+        "locate", help="find the hand in each photo of a folder (headless Chromium, cached)")
+    locate_cmd.add_argument("folder", metavar="PHOTO_DIR", help="<LETTER>/<image> photo folder")
+    locate_cmd.add_argument("--jobs", type=int, default=2, help="Chromium processes (default 2)")
+    locate_cmd.add_argument("--cache", default=None,
+                            help="box cache file (default: the signlive cache folder)")
+    locate_cmd.set_defaults(handler=cmd_locate)
 
     bench = commands.add_parser("bench", help="measure server-side inference speed")
     bench.add_argument("--model", default=None)

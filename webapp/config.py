@@ -7,6 +7,7 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA_DIR = (PROJECT_ROOT.parent / "shared" / "data").resolve()
+DEFAULT_PHOTOS_DIR = (PROJECT_ROOT.parent / "shared" / "photos").resolve()
 DEFAULT_MODELS_DIR = PROJECT_ROOT / "models"
 DEFAULT_MODEL_NAME = "default"
 
@@ -16,6 +17,13 @@ def data_dir(override: str | os.PathLike | None = None) -> Path:
     if override:
         return Path(override)
     return Path(os.environ.get("SIGNLIVE_DATA") or DEFAULT_DATA_DIR)
+
+
+def photos_dir(override: str | os.PathLike | None = None) -> Path:
+    """The photo folder: an explicit override, else SIGNLIVE_PHOTOS, else ../shared/photos."""
+    if override:
+        return Path(override)
+    return Path(os.environ.get("SIGNLIVE_PHOTOS") or DEFAULT_PHOTOS_DIR)
 
 
 def models_dir(override: str | os.PathLike | None = None) -> Path:
@@ -53,6 +61,7 @@ def from_environment() -> dict:
     return {
         "SECRET_KEY": os.environ.get("SIGNLIVE_SECRET_KEY", "dev"),
         "DATA_DIR": str(data_dir()),
+        "PHOTOS_DIR": str(photos_dir()),  # <LETTER>/<source>_<n>.jpg photos for training runs
         "MODELS_DIR": str(models_dir()),
         "ACTIVE_MODEL": os.environ.get("SIGNLIVE_MODEL", DEFAULT_MODEL_NAME),
         "CONFIDENCE_THRESHOLD": _env_float("SIGNLIVE_CONFIDENCE_THRESHOLD", 0.6, 0.0, 1.0),
@@ -67,4 +76,6 @@ def from_environment() -> dict:
         "FPS_CAP": _env_int("SIGNLIVE_FPS_CAP", 15, 1, 60),  # frames a second sent at most
         "IDLE_CLEAR_S": _env_int("SIGNLIVE_IDLE_CLEAR_S", 30, 1, 86_400),  # kiosk idle clear
         "MAX_SIDE": _env_int("SIGNLIVE_MAX_SIDE", 480, 224, 1920),  # frame downscale, long side
+        # 1: the pages find the hand (MediaPipe Hands) and send its box with each frame; 0: off
+        "HAND_LOCATOR": _env_int("SIGNLIVE_HAND_LOCATOR", 1, 0, 1),
     }

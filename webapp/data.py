@@ -15,16 +15,27 @@ import io
 import os
 import tempfile
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from webapp import letters
-from webapp.preprocess import DEFAULT_CROP_FRACTION, FrameError, preprocess, scale_pixels
+from webapp.preprocess import (
+    CROPS,
+    DEFAULT_CROP_FRACTION,
+    FrameError,
+    preprocess,
+    scale_pixels,
+)
+from webapp.splits import DEFAULT_SPLIT
+
+if TYPE_CHECKING:
+    from webapp.locate import BoxCache
 
 SPLITS = ("train", "test")
 IMAGE_SIDE = 28
@@ -361,7 +372,8 @@ def photo_source(path: str | os.PathLike) -> str:
     return stem.rsplit("_", 1)[0] if "_" in stem else ""
 
 
-def _list_photos(folder: Path) -> tuple[list[tuple[Path, int]], list[str]]:
+def list_photos(folder: Path) -> tuple[list[tuple[Path, int]], list[str]]:
+    """([(photo, class)], ["path: why skipped"]) for a `<LETTER>/<image>` folder, sorted."""
     found: list[tuple[Path, int]] = []
     skipped: list[str] = []
     for sub in sorted(folder.iterdir()):
@@ -384,15 +396,27 @@ def _list_photos(folder: Path) -> tuple[list[tuple[Path, int]], list[str]]:
     return found, skipped
 
 
-def _load_photo(item: Path, crop_fraction: float, size: int) -> tuple[np.ndarray | None, str, str]:
-    """(model input or None, sha256 of the bytes, reason when None)."""
+NO_BOX = "no hand box yet"  # the reason _load_photo gives for a photo `signlive locate` missed
+
+
+def _load_photo(
+    item: Path, crop_fraction: float, size: int, boxes: BoxCache | None
+) -> tuple[np.ndarray | None, str, str]:
+    """(model input or None, sha256 of the bytes, reason when None). With `boxes` (crop
+    "hand"), the photo is cropped around its cached hand box, or the guide square when the
+    locator found no hand: exactly what the live server does with a frame."""
     try:
         data = item.read_bytes()
     except OSError as exc:
         return None, "", f"cannot read: {exc.strerror or exc}"
     digest = hashlib.sha256(data).hexdigest()
+    box = None
+    if boxes is not None:
+        if digest not in boxes:
+            return None, digest, NO_BOX
+        box = boxes.get(digest)
     try:
-        return preprocess(data, crop_fraction, size), digest, ""
+        return preprocess(data, crop_fraction, size, box=box), digest, ""
     except FrameError as exc:
         return None, digest, exc.message
 
@@ -402,14 +426,24 @@ def load_photo_folder(
     crop_fraction: float = DEFAULT_CROP_FRACTION,
     size: int = IMAGE_SIDE,
     limit: int = 0,
+    crop: str = "guide",
+    sources: Callable[[str], bool] | None = None,
+    boxes: BoxCache | None = None,
 ) -> Dataset:
     """A `<LETTER>/<image>` folder as a Dataset, every image through preprocess().
 
+    crop "guide" takes the guide square of every photo; "hand" the square around the hand
+    box that `signlive locate` cached for it (`boxes`, default: the signlive cache), falling
+    back to the guide square where no hand was found. Only photos whose source passes
+    `sources` are read (a held-out source is never even decoded for training).
     Unusable images are listed in Dataset.skipped ("path: reason") so a collection with a few
-    broken files still evaluates; a folder without a single usable image is a DataError.
+    broken files still evaluates; a folder without a single usable image is a DataError, and
+    so is a photo the locator has not seen yet.
     With limit > 0, only `limit` files are read, evenly spread over the sorted list (so every
     letter shows up); unusable ones among them are skipped, not replaced.
     """
+    from webapp.locate import BoxCache
+
     folder = Path(folder)
     if not folder.is_dir():
         raise DataError(f"{folder}: photo folder not found")
@@ -417,21 +451,36 @@ def load_photo_folder(
         raise DataError(f"crop fraction {crop_fraction} is outside 0.05-1.0")
     if limit < 0:
         raise DataError(f"limit must be 0 (all) or positive, got {limit}")
-    found, skipped = _list_photos(folder)
+    if crop not in CROPS:
+        raise DataError(f"crop must be one of {', '.join(CROPS)}, got {crop!r}")
+    if crop == "hand" and boxes is None:
+        boxes = BoxCache.load()
+    found, skipped = list_photos(folder)
+    if sources is not None:
+        found = [(item, label) for item, label in found if sources(photo_source(item))]
     if limit and limit < len(found):
         keep = np.unique(np.linspace(0, len(found) - 1, limit).round().astype(int))
         found = [found[i] for i in keep]
+    use_boxes = boxes if crop == "hand" else None
     workers = min(8, (os.cpu_count() or 1) * 2)
     with ThreadPoolExecutor(max_workers=workers) as pool:  # cv2 decodes without the GIL
-        results = list(pool.map(lambda item: _load_photo(item[0], crop_fraction, size), found))
+        results = list(pool.map(
+            lambda item: _load_photo(item[0], crop_fraction, size, use_boxes), found))
+    unlocated = sum(reason == NO_BOX for _, _, reason in results)
+    if unlocated:
+        raise DataError(
+            f"{folder}: {unlocated} of {len(found)} photos have no hand box yet; run "
+            f"`signlive locate {folder}` first (it finds the hands in headless Chromium, once)")
     images: list[np.ndarray] = []
     labels: list[int] = []
     paths: list[str] = []
+    hands = 0
     digest = hashlib.sha256()
     for (item, label), (image, file_digest, reason) in zip(found, results, strict=True):
         if image is None:
             skipped.append(f"{item}: {reason}")
             continue
+        hands += use_boxes is not None and use_boxes.get(file_digest) is not None
         images.append(image)
         labels.append(label)
         paths.append(str(item))
@@ -449,7 +498,9 @@ def load_photo_folder(
         sources=sources if any(sources) else None,
         description=(
             f"{folder} ({len(images)} photos, {len(skipped)} skipped, "
-            f"crop {crop_fraction:.3f}, {size}x{size})"
+            + (f"hand crop, hand found in {hands}" if use_boxes is not None
+               else f"crop {crop_fraction:.3f}")
+            + f", {size}x{size})"
         ),
         sha256=digest.hexdigest(),
         skipped=skipped,
@@ -467,8 +518,11 @@ def load_dataset(
     size: int = IMAGE_SIDE,
     crop_fraction: float = DEFAULT_CROP_FRACTION,
     limit: int = 0,
+    crop: str = "guide",
+    sources: Callable[[str], bool] | None = None,
 ) -> Dataset:
-    """A CSV data folder (its `split`), a single CSV file, or a `<LETTER>/<image>` photo folder."""
+    """A CSV data folder (its `split`), a single CSV file, or a `<LETTER>/<image>` photo folder
+    (cropped by `crop`, only the photos whose source passes `sources`)."""
     path = Path(path)
     if path.is_file():
         return _csv_dataset(path, size, limit)
@@ -476,7 +530,15 @@ def load_dataset(
         raise DataError(f"{path}: data folder not found")
     if _is_csv_folder(path):
         return load_split(path, split, size=size, limit=limit)
-    return load_photo_folder(path, crop_fraction=crop_fraction, size=size, limit=limit)
+    return load_photo_folder(path, crop_fraction=crop_fraction, size=size, limit=limit,
+                             crop=crop, sources=sources)
+
+
+def is_photo_folder(path: str | os.PathLike) -> bool:
+    """A folder with `<LETTER>/` subfolders and no Sign MNIST CSVs."""
+    path = Path(path)
+    return path.is_dir() and not _is_csv_folder(path) and any(
+        sub.is_dir() and len(sub.name) == 1 for sub in path.iterdir())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -597,49 +659,127 @@ def _subset(dataset: Dataset, mask: np.ndarray, description: str) -> Dataset:
 
 
 def load_training_data(
-    path: str | os.PathLike,
+    path: str | os.PathLike | None,
     size: int = IMAGE_SIDE,
     crop_fraction: float = DEFAULT_CROP_FRACTION,
     limit: int = 0,
     val_fraction: float = 0.1,
     seed: int = 0,
+    photos: str | os.PathLike | None = None,
+    crop: str = "guide",
+    split: str = DEFAULT_SPLIT,
 ) -> TrainingData:
-    """A CSV data folder (train split -> train + stratified validation; its test split), or a
-    `<LETTER>/<image>` photo folder (through preprocess(), like every frame): whole sources
-    held out as its test (PHOTO_TEST_FRACTION of it; by file when it has a single source),
-    the validation stratified from the rest."""
-    path = Path(path)
-    if not path.is_dir():
-        raise DataError(f"{path}: data folder not found")
-    if _is_csv_folder(path):
-        full = load_split(path, "train", size=size, limit=limit)
-        test = load_split(path, "test", size=size)
-        sha, description = full.sha256, full.description
-    else:
-        if not any(sub.is_dir() and len(sub.name) == 1 for sub in path.iterdir()):
-            raise DataError(f"{path}: neither sign_mnist_train.csv(.gz) nor <LETTER>/ photo "
+    """What a run trains on: a CSV data folder, a photo folder, or both.
+
+    CSV folder: its train split -> train + stratified validation; its test split is the test.
+    Photo folder (`photos`, or `path` itself when it holds `<LETTER>/` folders), every photo
+    through preprocess() like a frame, cropped by `crop`: with the named `split`, its held-out
+    sources are never read, its validation sources validate, the rest train; the test is the
+    CSV test split, or for photos alone the validation sources. A photo folder without any
+    validation source of the split holds out a seeded draw of its own sources instead (by
+    file when it has only one); the split's held-out sources stay unread either way.
+    """
+    csv_dir = Path(path) if path is not None else None
+    if csv_dir is not None and not csv_dir.is_dir():
+        raise DataError(f"{csv_dir}: data folder not found")
+    if csv_dir is not None and not _is_csv_folder(csv_dir):
+        if photos is not None:
+            raise DataError(f"{csv_dir}: no sign_mnist_train.csv(.gz) in it")
+        if not any(sub.is_dir() and len(sub.name) == 1 for sub in csv_dir.iterdir()):
+            raise DataError(f"{csv_dir}: neither sign_mnist_train.csv(.gz) nor <LETTER>/ photo "
                             "folders in it")
-        photos = load_photo_folder(path, crop_fraction=crop_fraction, size=size, limit=limit)
-        if len(set(photos.sources or [])) >= 2:
-            held = hold_out_sources(photos.sources, PHOTO_TEST_FRACTION, seed)
-            how = f"sources {', '.join(sorted(set(np.asarray(photos.sources)[held])))}"
-        else:
-            order = np.arange(len(photos))
-            _, _, held_idx, _ = stratified_split(order, photos.y, PHOTO_TEST_FRACTION, seed)
-            held = np.isin(order, held_idx)
-            how = "a stratified sample of files (one source only)"
-        if held.all() or not held.any():
-            raise DataError(f"{path}: too few photos to hold out a test set "
-                            f"({len(photos)} usable)")
-        test = _subset(photos, held, f"{path}: held-out test, {how} ({int(held.sum())} photos)")
-        full = _subset(photos, ~held, photos.description)
-        sha, description = photos.sha256, photos.description
-    if val_fraction > 0:
-        x_train, y_train, x_val, y_val = stratified_split(full.x, full.y, val_fraction, seed)
+        csv_dir, photos = None, csv_dir
+    if csv_dir is None and photos is None:
+        raise DataError("nothing to train on: give a CSV data folder, a photo folder, or both")
+    parts_x: list[np.ndarray] = []
+    parts_y: list[np.ndarray] = []
+    val_x: list[np.ndarray] = []
+    val_y: list[np.ndarray] = []
+    descriptions: list[str] = []
+    shas: list[str] = []
+    test: Dataset | None = None
+    if csv_dir is not None:
+        full = load_split(csv_dir, "train", size=size, limit=limit)
+        test = load_split(csv_dir, "test", size=size)
+        x_train, y_train, x_val, y_val = _validation_split(full.x, full.y, val_fraction, seed)
+        parts_x.append(x_train)
+        parts_y.append(y_train)
+        val_x.append(x_val)
+        val_y.append(y_val)
+        descriptions.append(full.description)
+        shas.append(full.sha256)
+    if photos is not None:
+        photo_train, photo_val, photo_test = _photo_sets(
+            Path(photos), size, crop_fraction, limit, val_fraction, seed, crop, split)
+        parts_x.append(photo_train.x)
+        parts_y.append(photo_train.y)
+        val_x.append(photo_val.x)
+        val_y.append(photo_val.y)
+        descriptions.append(photo_train.description)
+        shas.append(photo_train.sha256)
+        if test is None:
+            test = photo_test
+    sha = shas[0] if len(shas) == 1 else hashlib.sha256("\n".join(shas).encode()).hexdigest()
+    return TrainingData(np.concatenate(parts_x), np.concatenate(parts_y),
+                        np.concatenate(val_x), np.concatenate(val_y), test, sha,
+                        " + ".join(descriptions))
+
+
+def _validation_split(x: np.ndarray, y: np.ndarray, fraction: float, seed: int):
+    if fraction > 0:
+        return stratified_split(x, y, fraction, seed)
+    return x, y, x[:0], y[:0]
+
+
+def _photo_sets(
+    folder: Path, size: int, crop_fraction: float, limit: int, val_fraction: float, seed: int,
+    crop: str, split_name: str,
+) -> tuple[Dataset, Dataset, Dataset]:
+    """(train, validation, test) photo sets; see load_training_data."""
+    from webapp import splits
+
+    try:
+        split = splits.load(split_name)
+    except splits.SplitError as exc:
+        raise DataError(str(exc)) from None
+    found, _ = list_photos(folder)
+    present = {photo_source(item) for item, _ in found}
+    if present & split.validation:
+        photos = load_photo_folder(folder, crop_fraction, size, limit, crop,
+                                   sources=lambda source: split.role(source) != "held_out")
+        roles = np.array([split.role(source) for source in photos.sources or []])
+        val = roles == "validation"
+        if val.all():
+            raise DataError(f"{folder}: only validation sources of split {split.name}; "
+                            "nothing to train on")
+        what = f"split {split.name}: train on {len(set(np.asarray(photos.sources)[~val]))} " \
+               f"sources, validate on {len(set(np.asarray(photos.sources)[val]))}, " \
+               f"{len(split.held_out)} held out unread"
+        train = _subset(photos, ~val, f"{photos.description}, {what}")
+        validation = _subset(photos, val, f"{folder}: validation sources of {split.name} "
+                                          f"({int(val.sum())} photos)")
+        return train, validation, validation
+    # No validation source of the split here: hold out a seeded draw of this folder's own
+    # sources (the split's held-out ones are still never read).
+    photos = load_photo_folder(folder, crop_fraction, size, limit, crop,
+                               sources=lambda source: split.role(source) != "held_out")
+    if len(set(photos.sources or [])) >= 2:
+        held = hold_out_sources(photos.sources, PHOTO_TEST_FRACTION, seed)
+        how = f"sources {', '.join(sorted(set(np.asarray(photos.sources)[held])))}"
     else:
-        x_train, y_train = full.x, full.y
-        x_val, y_val = full.x[:0], full.y[:0]
-    return TrainingData(x_train, y_train, x_val, y_val, test, sha, description)
+        order = np.arange(len(photos))
+        _, _, held_idx, _ = stratified_split(order, photos.y, PHOTO_TEST_FRACTION, seed)
+        held = np.isin(order, held_idx)
+        how = "a stratified sample of files (one source only)"
+    if held.all() or not held.any():
+        raise DataError(f"{folder}: too few photos to hold out a test set "
+                        f"({len(photos)} usable)")
+    test = _subset(photos, held, f"{folder}: held-out test, {how} ({int(held.sum())} photos)")
+    rest = _subset(photos, ~held, photos.description)
+    x_train, y_train, x_val, y_val = _validation_split(rest.x, rest.y, val_fraction, seed)
+    train = Dataset(x_train, y_train, None, None, rest.description, photos.sha256)
+    validation = Dataset(x_val, y_val, None, None, f"{folder}: validation", photos.sha256)
+    return train, validation, test
 
 
 def to_tf_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, shuffle: bool, seed: int = 0):

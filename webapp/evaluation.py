@@ -85,6 +85,24 @@ def per_source(y_true: np.ndarray, y_pred: np.ndarray, sources: list[str]) -> di
     return {s: {"accuracy": h[0] / h[1], "n": h[1]} for s, h in sorted(hits.items())}
 
 
+def split_summary(result: dict, split) -> dict:
+    """The held-out total and the raw-webcam subtotal of a per-source result, for a
+    webapp.splits.PhotoSplit: {"name", "held_out": {...}, "raw_webcam": {...}}, each
+    {"accuracy", "n", "sources"} (accuracy over photos, not a mean of sources)."""
+    def total(names: list[str]) -> dict:
+        rows = [result["per_source"][name] for name in names]
+        n = sum(row["n"] for row in rows)
+        hits = sum(row["accuracy"] * row["n"] for row in rows)
+        return {"accuracy": hits / n if n else 0.0, "n": n, "sources": names}
+
+    present = sorted(result.get("per_source", {}))
+    return {
+        "name": split.name,
+        "held_out": total([s for s in present if s in split.held_out]),
+        "raw_webcam": total([s for s in present if s in split.held_out and s in split.raw_webcam]),
+    }
+
+
 def top_confusions(result: dict, count: int = 10) -> list[dict]:
     """The largest off-diagonal cells: [{"true", "predicted", "count"}], biggest first."""
     matrix = np.array(result["confusion"])

@@ -13,6 +13,12 @@ A frame replaced by a newer one from the same client gets no answer at all (coun
 `dropped`): the page only ever waits for its newest frame, so an error for a stale one would be
 noise. `swap()` loads nothing itself; it warms the new model up in the caller's thread and then
 replaces one reference, so the worker changes model between two batches and no client notices.
+
+A frame may come with the page's hand box ([x, y, w, h] in the frame's pixels, found by
+MediaPipe Hands in the browser). The box travels with its frame; the served model's metadata
+says whether it was trained on crops around the hand (`"crop": "hand"`: the box is used) or on
+the guide square (`"guide"`, the default for models that predate hand crops: the box is
+ignored, so swapping models never changes what a page has to send).
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from webapp.letters import CLASS_LETTERS
-from webapp.preprocess import DEFAULT_CROP_FRACTION, FrameError, preprocess
+from webapp.preprocess import DEFAULT_CROP, DEFAULT_CROP_FRACTION, FrameError, crop_mode, preprocess
 from webapp.registry import LoadedModel
 
 log = logging.getLogger("signlive.inference")
@@ -71,6 +77,7 @@ class ServedModel:
     crop_fraction: float
     forward: Callable[[np.ndarray], np.ndarray]
     loaded: LoadedModel
+    crop: str = DEFAULT_CROP  # "hand": crop around the frame's hand box when it has one
 
 
 def prepare(loaded: LoadedModel, max_batch: int = 32) -> ServedModel:
@@ -78,13 +85,14 @@ def prepare(loaded: LoadedModel, max_batch: int = 32) -> ServedModel:
     metadata = loaded.metadata
     size = int(metadata.get("input_size") or loaded.model.input_shape[1])
     crop = float(metadata.get("crop_fraction") or DEFAULT_CROP_FRACTION)
+    mode = crop_mode(metadata)
     forward = compile_forward(loaded.model, size)
     for bucket in _buckets(max_batch):
         probs = forward(np.zeros((bucket, size, size, 1), np.float32))
         if probs.shape != (bucket, len(CLASS_LETTERS)) or not np.all(np.isfinite(probs)):
             raise ValueError(f"model {loaded.name!r} gives {probs.shape} outputs on warm-up")
     return ServedModel(name=loaded.name, input_size=size, crop_fraction=crop,
-                       forward=forward, loaded=loaded)
+                       forward=forward, loaded=loaded, crop=mode)
 
 
 def _buckets(max_batch: int) -> list[int]:
@@ -102,6 +110,7 @@ class _Pending:
     image: bytes
     received: float
     reply: Reply
+    box: tuple[float, float, float, float] | None = None  # the page's hand box, frame pixels
 
 
 def top_predictions(probs: np.ndarray, k: int = 3) -> list[list]:
@@ -161,6 +170,11 @@ class InferenceService:
     def crop_fraction(self) -> float:
         return self._served.crop_fraction
 
+    @property
+    def crop(self) -> str:
+        """The served model's crop mode: "hand" (uses the frames' boxes) or "guide"."""
+        return self._served.crop
+
     def swap(self, model: LoadedModel | ServedModel) -> ServedModel:
         """Serve `model` from the next batch on; compiles and warms it up in THIS thread.
 
@@ -187,9 +201,14 @@ class InferenceService:
         self._batch_listeners.append(listener)
 
     # -- frames -----------------------------------------------------------------------------
-    def submit(self, client_id: str, frame_id: int, image: bytes, reply: Reply) -> None:
-        """Queue a client's frame, replacing its previous one if that is still waiting."""
-        item = _Pending(client_id, frame_id, image, time.perf_counter(), reply)
+    def submit(self, client_id: str, frame_id: int, image: bytes, reply: Reply,
+               box: tuple[float, float, float, float] | None = None) -> None:
+        """Queue a client's frame, replacing its previous one if that is still waiting.
+
+        `box` is the hand box the page found in this frame ([x, y, w, h], frame pixels), or
+        None; it is checked against the decoded frame only if the served model crops by hand.
+        """
+        item = _Pending(client_id, frame_id, image, time.perf_counter(), reply, box)
         with self._cond:
             if self._closed:
                 raise RuntimeError("the inference service is closed")
@@ -200,6 +219,8 @@ class InferenceService:
             self._last_seen[client_id] = item.received
             self._cond.notify()
         self._count("received")
+        if box is not None:
+            self._count("boxed")
         if replaced is not None:
             self._count("dropped")
 
@@ -245,6 +266,7 @@ class InferenceService:
                 "frames_received": self._counts["received"],
                 "frames_answered": self._counts["answered"],
                 "frames_dropped": self._counts["dropped"],
+                "frames_with_box": self._counts["boxed"],
                 "frames_rejected": dict(self._rejected),
                 "batches": self._counts["batches"],
                 "batch_sizes": dict(sorted(self._batch_sizes.items())),
@@ -296,8 +318,10 @@ class InferenceService:
                     self._reply_error(item, "internal", "the server could not process this frame")
 
     def _prepare_one(self, item: _Pending, served: ServedModel) -> np.ndarray | FrameError:
+        # A guide-square model ignores boxes: it was never shown a crop around a hand.
+        box = item.box if served.crop == "hand" else None
         try:
-            return preprocess(item.image, served.crop_fraction, served.input_size)
+            return preprocess(item.image, served.crop_fraction, served.input_size, box=box)
         except FrameError as exc:
             return exc
 

@@ -182,9 +182,10 @@ class RunStore:
 
 # --- parameters -----------------------------------------------------------------------------
 
-_INT_FIELDS = ("epochs", "batch_size", "early_stopping")
+_INT_FIELDS = ("epochs", "batch_size", "early_stopping", "input_size")
+_CHOICE_FIELDS = ("train_on", "crop", "split")  # strings from a fixed list (TrainConfig's)
 RUN_FIELDS = ("arch", "epochs", "batch_size", "learning_rate", "augment", "name",
-              "early_stopping", "negatives")
+              "early_stopping", "negatives", "train_on", "crop", "split", "input_size")
 
 
 def validate_params(body: object, *, allow_limit: bool = False, default_limit: int = 0) -> dict:
@@ -204,11 +205,13 @@ def validate_params(body: object, *, allow_limit: bool = False, default_limit: i
             raise ParamError(str(key)[:64], f"unknown field; allowed: {', '.join(allowed)}")
     defaults = TrainConfig()
     params: dict[str, Any] = {}
-    for key in ("arch", *_INT_FIELDS, "learning_rate", "augment", "negatives"):
+    for key in ("arch", *_INT_FIELDS, "learning_rate", "augment", "negatives",
+                *_CHOICE_FIELDS):
         params[key] = body.get(key, getattr(defaults, key))
     params["limit"] = body.get("limit", default_limit)
-    if not isinstance(params["arch"], str):
-        raise ParamError("arch", f"must be a string, got {params['arch']!r}")
+    for key in ("arch", *_CHOICE_FIELDS):
+        if not isinstance(params[key], str):
+            raise ParamError(key, f"must be a string, got {params[key]!r}")
     for key in (*_INT_FIELDS, "limit"):
         value = params[key]
         if isinstance(value, bool) or not isinstance(value, int):
@@ -234,6 +237,16 @@ def validate_params(body: object, *, allow_limit: bool = False, default_limit: i
     if not params["limit"]:
         del params["limit"]
     return params
+
+
+def describe_data(params: dict) -> str:
+    """What a run trains on, in words: "Sign MNIST", "photos (hand crop, split photos-v1)",
+    "Sign MNIST + photos (...)". Runs recorded before photo training trained on Sign MNIST."""
+    train_on = params.get("train_on", "csv")
+    if train_on == "csv":
+        return "Sign MNIST"
+    photos = f"photos ({params.get('crop', 'hand')} crop, split {params.get('split', '?')})"
+    return photos if train_on == "photos" else f"Sign MNIST + {photos}"
 
 
 # --- the child process ----------------------------------------------------------------------
@@ -311,11 +324,13 @@ class JobManager:
     """Starts, relays, cancels and records training runs (one at a time)."""
 
     def __init__(self, store: RunStore, *, models_dir: str | os.PathLike,
-                 data_dir: str | os.PathLike, emit: Emit | None = None,
-                 cancel_grace_s: float = 5.0) -> None:
+                 data_dir: str | os.PathLike, photos_dir: str | os.PathLike | None = None,
+                 emit: Emit | None = None, cancel_grace_s: float = 5.0) -> None:
         self.store = store
         self.models_dir = Path(models_dir)
         self.data_dir = Path(data_dir)
+        # None: the child's own default ($SIGNLIVE_PHOTOS or ../shared/photos).
+        self.photos_dir = Path(photos_dir) if photos_dir is not None else None
         self.emit = emit or (lambda event, payload: None)
         self.cancel_grace_s = cancel_grace_s
         self._lock = threading.Lock()
@@ -366,7 +381,8 @@ class JobManager:
             if Registry(self.models_dir).exists(name):
                 raise ParamError("name", f"a model named {name!r} already exists", status=409)
             child_params = dict(params, name=name, data_dir=str(self.data_dir),
-                                models_dir=str(self.models_dir))
+                                models_dir=str(self.models_dir),
+                                photos_dir=str(self.photos_dir) if self.photos_dir else None)
             run_id = self.store.create(name, {k: v for k, v in params.items() if k != "name"})
             ctx = multiprocessing.get_context("spawn")
             receiver, sender = ctx.Pipe(duplex=False)
@@ -395,6 +411,7 @@ class JobManager:
     def _describe(params: dict) -> str:
         text = (f"{params['arch']}, {params['epochs']} epochs, batch {params['batch_size']}, "
                 f"lr {params['learning_rate']:g}, augment {'on' if params['augment'] else 'off'}")
+        text += f", input {params['input_size']} px, {describe_data(params)}"
         if params.get("limit"):
             text += f", first {params['limit']} rows"
         return text

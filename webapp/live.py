@@ -46,10 +46,28 @@ def _frame_id(payload: dict) -> int | None:
     return None
 
 
+def _finite_number(value: Any) -> bool:
+    """A JSON number that is a finite float (an int too large for a float is not)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer beyond float range
+        return False
+
+
+def frame_box(payload: dict) -> tuple[float, float, float, float] | None:
+    """The hand box of a frame that passed validate_frame, as four floats (or None)."""
+    box = payload.get("box")
+    return None if box is None else tuple(float(v) for v in box)
+
+
 def validate_frame(payload: Any, max_bytes: int) -> tuple[int, bytes]:
     """(id, image bytes) of a well-formed `frame` payload, else BadFrame naming the problem.
 
-    The image's content (format, size, decodability) is checked later by preprocess.py.
+    The image's content (format, size, decodability) is checked later by preprocess.py, and
+    the optional hand box only for its shape here ([x, y, w, h], four finite numbers): whether
+    it lies in the frame is known once the frame is decoded (inference.py, preprocess.py).
     """
     if not isinstance(payload, dict):
         raise BadFrame("bad_payload",
@@ -74,16 +92,19 @@ def validate_frame(payload: Any, max_bytes: int) -> tuple[int, bytes]:
                        frame_id)
     box = payload.get("box")
     if box is not None and not (
-        isinstance(box, (list, tuple)) and len(box) == 4
-        and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-                for v in box)
+        isinstance(box, (list, tuple)) and len(box) == 4 and all(map(_finite_number, box))
     ):
         raise BadFrame("bad_box", "'box' must be null or [x, y, w, h] numbers", frame_id)
     return frame_id, bytes(image)
 
 
 class LiveNamespace(socketio_lib.Namespace):
-    """`frame` -> `prediction` / `error`; tracks the connected clients for /healthz."""
+    """`frame` -> `prediction` / `error`; tracks the connected clients for /healthz.
+
+    A frame is `{"id", "image"}` plus, optionally, `"box": [x, y, w, h]` (or null): the hand
+    the page found, in the encoded frame's pixels. Models trained on hand crops read the
+    square around it; a box outside the decoded frame gets the `bad_box` error.
+    """
 
     def __init__(self, inference: InferenceService, max_frame_bytes: int) -> None:
         super().__init__(NAMESPACE)
@@ -120,8 +141,9 @@ class LiveNamespace(socketio_lib.Namespace):
             self.emit("error", {"id": exc.frame_id, "code": exc.code, "message": exc.message},
                       to=sid)
             return
-        self.inference.submit(sid, frame_id, image, lambda event, data: self.emit(event, data,
-                                                                                  to=sid))
+        self.inference.submit(sid, frame_id, image,
+                              lambda event, data: self.emit(event, data, to=sid),
+                              box=frame_box(payload))
 
     def announce_model(self, name: str) -> None:
         """Tell every open page which model now answers (called after a hot swap)."""

@@ -77,6 +77,8 @@ class _ServiceCollector:
             ("signlive_frames_answered", "frames_answered", "Frames answered with a prediction"),
             ("signlive_frames_dropped", "frames_dropped",
              "Frames replaced by a newer one from the same client before inference"),
+            ("signlive_frames_with_box", "frames_with_box",
+             "Frames that came with the page's hand box"),
             ("signlive_model_swaps", "swaps", "Hot swaps of the served model"),
         ):
             yield CounterMetricFamily(name, doc, value=stats.get(key, 0))

@@ -128,10 +128,18 @@ def build_resnet50(input_size: int = 28, num_classes: int = NUM_CLASSES) -> kera
     return keras.Model(inputs, _head(x, num_classes), name="resnet50")
 
 
+# From this input side up, the compact ResNet's stem strides by 2, so a 56x56 hand crop costs
+# about what a 28x28 one does while its first convolution still sees the finer detail.
+STRIDED_STEM_FROM = 48
+
+
 def build_resnet(input_size: int = 28, num_classes: int = NUM_CLASSES) -> keras.Model:
-    """The default: a compact CIFAR-style ResNet for 28x28 (3x3 stem, 3 stages of basic blocks)."""
+    """The default: a compact CIFAR-style ResNet for 28x28 (3x3 stem, 3 stages of basic blocks);
+    larger inputs get a strided 5x5 stem (see STRIDED_STEM_FROM)."""
     inputs = _inputs(input_size)
-    x = layers.Conv2D(32, 3, padding="same", use_bias=False, name="stem_conv")(inputs)
+    strided = input_size >= STRIDED_STEM_FROM
+    x = layers.Conv2D(32, 5 if strided else 3, strides=2 if strided else 1, padding="same",
+                      use_bias=False, name="stem_conv")(inputs)
     x = _bn("stem_bn")(x)
     x = layers.Activation("relu", name="stem_relu")(x)
     x = stack_stages(x, COMPACT_STAGES)
@@ -154,23 +162,31 @@ def build_model(arch: str, input_size: int = 28, num_classes: int = NUM_CLASSES)
     return _BUILDERS[arch](int(input_size), int(num_classes))
 
 
-def augmentation(seed: int | None = None) -> keras.Sequential:
+def augmentation(seed: int | None = None, webcam: bool = False) -> keras.Sequential:
     """On-the-fly augmentation for training only: small shifts, rotations, zoom, light.
 
+    `webcam` (runs with real photos) widens it towards what a webcam does to a hand crop: a
+    hand box found a little off (larger shifts and zoom: scale and offset around the box),
+    stronger light and contrast changes, blur and sensor noise.
     No flips: a mirrored hand is a different (left-handed) sign and some letters differ mainly by
     orientation. These layers are identity at inference, but they live only in the training
     wrapper (see training.py), so the saved model never carries them.
     """
-    augment = keras.Sequential(
-        [
-            layers.RandomTranslation(0.1, 0.1, fill_mode="nearest", seed=seed),
-            layers.RandomRotation(0.04, fill_mode="nearest", seed=seed),  # +-0.04 turn = +-15 deg
-            layers.RandomZoom(0.1, fill_mode="nearest", seed=seed),
-            layers.RandomBrightness(0.15, value_range=(0.0, 1.0), seed=seed),
-            layers.RandomContrast(0.2, value_range=(0.0, 1.0), seed=seed),
-        ],
-        name="augment",
-    )
+    shift, zoom, light, contrast = (0.12, 0.2, 0.3, 0.4) if webcam else (0.1, 0.1, 0.15, 0.2)
+    steps = [
+        layers.RandomTranslation(shift, shift, fill_mode="nearest", seed=seed),
+        layers.RandomRotation(0.04, fill_mode="nearest", seed=seed),  # +-0.04 turn = +-15 deg
+        layers.RandomZoom(zoom, fill_mode="nearest", seed=seed),
+        layers.RandomBrightness(light, value_range=(0.0, 1.0), seed=seed),
+        layers.RandomContrast(contrast, value_range=(0.0, 1.0), seed=seed),
+    ]
+    if webcam:
+        steps += [
+            layers.RandomGaussianBlur(factor=0.5, kernel_size=3, sigma=1.0,
+                                      value_range=(0.0, 1.0), seed=seed),
+            layers.GaussianNoise(0.03, seed=seed),
+        ]
+    augment = keras.Sequential(steps, name="augment")
     if keras.backend.backend() == "jax":
         # The geometric layers declare supports_jit=False because TensorFlow's kernel for them
         # lacks XLA; on JAX they are plain jax ops and jit well, and without XLA a JAX fit runs

@@ -12,7 +12,7 @@ from flask import Blueprint, current_app, jsonify, render_template
 bp = Blueprint("pages", __name__)
 
 # Page behaviour, from the app config (defaults and SIGNLIVE_* overrides in config.py).
-PAGE_SETTINGS = ("stable_ms", "fps_cap", "idle_clear_s", "max_side")
+PAGE_SETTINGS = ("stable_ms", "fps_cap", "idle_clear_s", "max_side", "hand_locator")
 
 
 def page_config() -> dict:
@@ -43,6 +43,7 @@ def healthz():
     return jsonify(
         status="ok",
         model=state.model_name,
+        crop=state.inference.crop,  # "hand": frames' hand boxes are used; "guide": ignored
         device=state.device,
         uptime_s=round(state.uptime_s(), 1),
         clients=state.clients,

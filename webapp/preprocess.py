@@ -2,12 +2,17 @@
 
 Training, evaluation, `signlive predict` and the live server all turn an image into the
 classifier's input here and nowhere else, so a frame seen live and an image seen in
-evaluation take exactly the same path: decode -> guide-square crop -> gray -> resize -> [0, 1].
+evaluation take exactly the same path: decode -> crop -> gray -> resize -> [0, 1].
+
+The crop is a square around the hand when the page (or `signlive locate`, for photos) found
+one and sent its box, and the centered guide square otherwise.
 """
 
 from __future__ import annotations
 
+import math
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -15,6 +20,13 @@ import numpy as np
 
 DEFAULT_CROP_FRACTION = 400 / 480
 DEFAULT_INPUT_SIZE = 28
+# Around a hand box, the crop adds this fraction of the box's longer side on every side, so
+# fingertips at the box's edge are not cut off and a little of the scene frames the hand.
+HAND_MARGIN = 0.25
+# How a model's input was cut from its images (metadata "crop"): around the hand box, or the
+# guide square. Models that predate hand crops have no "crop" and were all cut by the guide.
+CROPS = ("guide", "hand")
+DEFAULT_CROP = "guide"
 MAX_SIDE = 8000
 MIN_SIDE = 2
 MAX_ENCODED_BYTES = 16 * 1024 * 1024
@@ -52,6 +64,56 @@ def guide_square(height: int, width: int, crop_fraction: float = DEFAULT_CROP_FR
         raise FrameError("bad_crop", f"crop fraction {crop_fraction} is outside 0.05-1.0")
     side = max(1, int(round(min(height, width) * crop_fraction)))
     return Square(x=(width - side) // 2, y=(height - side) // 2, side=side)
+
+
+def hand_square(
+    box: Sequence[float], height: int, width: int, margin: float = HAND_MARGIN
+) -> Square:
+    """The square to crop around a hand box [x, y, w, h] (frame pixels), kept inside the frame.
+
+    Its side is the box's longer side plus `margin` of it on each side (never more than the
+    frame's shorter side), centered on the box and shifted inward where it would stick out.
+    """
+    x, y, w, h = check_box(box, height, width)
+    # Capped before rounding: a huge (finite) box must not overflow int(round(inf)).
+    side = max(1, int(round(min(max(w, h) * (1 + 2 * margin), height, width))))
+    cx, cy = x + w / 2, y + h / 2
+    left = int(round(cx - side / 2))
+    top = int(round(cy - side / 2))
+    return Square(
+        x=min(max(left, 0), width - side), y=min(max(top, 0), height - side), side=side
+    )
+
+
+def check_box(box: object, height: int, width: int) -> tuple[float, float, float, float]:
+    """A hand box [x, y, w, h] checked against a frame: four finite numbers, w and h > 0, and
+    overlapping the frame. Raises FrameError("bad_box") with the reason otherwise."""
+    if not isinstance(box, (list, tuple)) or len(box) != 4:
+        raise FrameError("bad_box", "box must be a list of four numbers [x, y, w, h]")
+    values = []
+    for value in box:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise FrameError("bad_box", f"box values must be numbers, got {value!r}")
+        if not math.isfinite(value):
+            raise FrameError("bad_box", f"box values must be finite, got {value!r}")
+        values.append(float(value))
+    x, y, w, h = values
+    if w <= 0 or h <= 0:
+        raise FrameError("bad_box", f"box width and height must be positive, got {w}x{h}")
+    if x >= width or y >= height or x + w <= 0 or y + h <= 0:
+        raise FrameError(
+            "bad_box", f"box {[x, y, w, h]} lies outside the {width}x{height} frame"
+        )
+    return x, y, w, h
+
+
+def crop_mode(metadata: dict) -> str:
+    """A model's crop mode from its metadata ("guide" when absent); ValueError if unknown."""
+    crop = metadata.get("crop") or DEFAULT_CROP
+    if crop not in CROPS:
+        raise ValueError(f"unknown crop mode {crop!r} in the model metadata; "
+                         f"expected one of {', '.join(CROPS)}")
+    return crop
 
 
 def _png_size(data: bytes) -> tuple[int, int]:
@@ -158,14 +220,20 @@ def preprocess(
     frame: bytes | bytearray | memoryview | np.ndarray,
     crop_fraction: float = DEFAULT_CROP_FRACTION,
     size: int = DEFAULT_INPUT_SIZE,
+    box: Sequence[float] | None = None,
 ) -> np.ndarray:
     """A camera frame (encoded bytes, or a BGR/gray array) -> float32 (size, size, 1) in [0, 1].
 
-    Crops the centered guide square, grays, shrinks with area interpolation and scales.
+    Crops the square around the hand `box` ([x, y, w, h] in frame pixels) when one is given,
+    else the centered guide square; grays, shrinks with area interpolation and scales.
     Raises FrameError with a clear message for anything that is not a usable image.
     """
     gray = to_gray(frame) if isinstance(frame, np.ndarray) else decode_gray(frame)
-    square = guide_square(gray.shape[0], gray.shape[1], crop_fraction)
+    height, width = gray.shape[:2]
+    if box is None:
+        square = guide_square(height, width, crop_fraction)
+    else:
+        square = hand_square(box, height, width)
     crop = gray[square.y : square.y + square.side, square.x : square.x + square.side]
     interpolation = cv2.INTER_AREA if square.side >= size else cv2.INTER_LINEAR
     small = cv2.resize(crop, (size, size), interpolation=interpolation)

@@ -3,7 +3,8 @@
 Why here and not in each view: a header forgotten on one page is a hole, so one after_request
 hook sets them on everything (pages, static files, JSON, errors). The pages are CSP-ready (no
 inline script or style: settings travel as JSON in `<script type="application/json">`), so
-the policy allows scripts, styles and connections from this origin only. The kiosk page may be
+the policy allows scripts, styles and connections from this origin only (the live and kiosk
+pages may also compile WebAssembly, for the hand locator: see WASM_PAGES). The kiosk page may be
 embedded by the origins listed in SIGNLIVE_KIOSK_EMBEDDERS (a museum's signage frame); every
 other page refuses to be framed.
 """
@@ -35,10 +36,18 @@ MAX_BODY_BYTES = 1024 * 1024
 _ORIGIN = re.compile(r"^(https?://[A-Za-z0-9.*-]+(:\d{1,5})?|'self')$")
 
 CSP_BASE = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "default-src 'self'; script-src {script_src}; style-src 'self'; img-src 'self' data: blob:; "
     "media-src 'self' blob: mediastream:; connect-src 'self' ws: wss:; object-src 'none'; "
     "base-uri 'self'; form-action 'self'"
 )
+# The live and kiosk pages find the hand with MediaPipe Hands, which is WebAssembly: compiling
+# a module (WebAssembly.instantiate, also hands.js's SIMD feature probe) is refused under plain
+# script-src 'self', so these pages, and only while the hand locator is on, add
+# 'wasm-unsafe-eval'. It allows compiling WebAssembly and nothing else: JS eval() and
+# new Function() stay blocked. MediaPipe needs nothing more here (checked in headless Chromium,
+# tests/browser/test_csp.py): its loader scripts, .wasm, .data and .tflite files come from
+# this origin ('self' for scripts and fetches), and it starts no workers and no blob: scripts.
+WASM_PAGES = frozenset({"/", KIOSK_PATH})
 
 # Frames a second one /live client may send. The pages send at most fps_cap (15) with one frame
 # in flight; a scripted client on a fast server may do far more, and gets `rate_limited` errors
@@ -70,6 +79,14 @@ def frame_ancestors(app: Flask, path: str) -> str:
     if path.rstrip("/") == KIOSK_PATH and app.config["SIGNLIVE_KIOSK_EMBEDDERS"]:
         sources = list(dict.fromkeys(sources + app.config["SIGNLIVE_KIOSK_EMBEDDERS"]))
     return " ".join(sources) if sources else "'none'"
+
+
+def content_security_policy(app: Flask, path: str) -> str:
+    """The CSP for `path`, without frame-ancestors (see frame_ancestors)."""
+    script_src = "'self'"
+    if app.config.get("HAND_LOCATOR", 1) and (path.rstrip("/") or "/") in WASM_PAGES:
+        script_src += " 'wasm-unsafe-eval'"
+    return CSP_BASE.format(script_src=script_src)
 
 
 def _wants_json() -> bool:
@@ -118,7 +135,8 @@ def init_app(app: Flask) -> None:
         ancestors = frame_ancestors(app, request.path)
         headers = response.headers
         headers.setdefault("Content-Security-Policy",
-                           f"{CSP_BASE}; frame-ancestors {ancestors}")
+                           f"{content_security_policy(app, request.path)}; "
+                           f"frame-ancestors {ancestors}")
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers.setdefault("Referrer-Policy", "same-origin")
         if ancestors == "'none'":  # for browsers that predate frame-ancestors

@@ -19,10 +19,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from webapp import config as app_config
-from webapp import device, nets
+from webapp import device, nets, splits
 from webapp.letters import CLASS_LETTERS
-from webapp.preprocess import DEFAULT_CROP_FRACTION, DEFAULT_INPUT_SIZE
+from webapp.preprocess import CROPS, DEFAULT_CROP_FRACTION, DEFAULT_INPUT_SIZE
 from webapp.registry import ModelError, Registry, check_name
+from webapp.splits import DEFAULT_SPLIT
+
+TRAIN_ON = ("csv", "photos", "both")  # Sign MNIST, the photo folder, or both mixed
 
 Progress = Callable[[dict], None]
 ShouldStop = Callable[[], bool]
@@ -65,6 +68,10 @@ class TrainConfig:
     input_size: int = field(default=DEFAULT_INPUT_SIZE)
     crop_fraction: float = DEFAULT_CROP_FRACTION  # the guide square, for photo-folder data
     negatives: float = 0.1  # hand-free pictures added, as a fraction of the training rows
+    train_on: str = "csv"  # "csv" (Sign MNIST), "photos" (photos_dir) or "both"
+    photos_dir: str | None = None  # default: $SIGNLIVE_PHOTOS or ../shared/photos
+    crop: str = "hand"  # photos: the square around the located hand, or the "guide" square
+    split: str = DEFAULT_SPLIT  # the named photo split: held-out sources are never read
 
     def validate(self) -> TrainConfig:
         """Raise ConfigError naming the first bad field; returns self for chaining."""
@@ -92,6 +99,14 @@ class TrainConfig:
         neg = self.negatives
         if isinstance(neg, bool) or not isinstance(neg, (int, float)) or not 0.0 <= neg <= 1.0:
             raise ConfigError("negatives", f"must be a number in [0, 1], got {neg!r}")
+        if self.train_on not in TRAIN_ON:
+            raise ConfigError("train_on", f"must be one of {', '.join(TRAIN_ON)}, "
+                                          f"got {self.train_on!r}")
+        if self.crop not in CROPS:
+            raise ConfigError("crop", f"must be one of {', '.join(CROPS)}, got {self.crop!r}")
+        if self.split not in splits.available():
+            raise ConfigError("split", f"must be one of {', '.join(splits.available())}, "
+                                       f"got {self.split!r}")
         cf = self.crop_fraction
         if isinstance(cf, bool) or not isinstance(cf, (int, float)) or not 0.05 <= cf <= 1.0:
             raise ConfigError("crop_fraction", f"must be a number in [0.05, 1], got {cf!r}")
@@ -240,16 +255,17 @@ def _compile(trainer, learning_rate: float, total_steps: int, jit_compile,
 
 
 def make_trainer(core, augment: bool, seed: int, learning_rate: float, total_steps: int,
-                 soft_targets: bool = False):
+                 soft_targets: bool = False, webcam: bool = False):
     """The compiled model that fit() trains: `core` behind the augmentation layers when
-    `augment` (the saved model stays the bare `core`). train() and bench/train_speed.py
-    both train through this, so the bench measures what a run does."""
+    `augment` (the saved model stays the bare `core`; `webcam` adds the camera-like ones).
+    train() and bench/train_speed.py both train through this, so the bench measures what a
+    run does."""
     import keras
 
     trainer = core
     if augment:
         inputs = keras.Input(shape=core.input_shape[1:], name="image")
-        trainer = keras.Model(inputs, core(nets.augmentation(seed)(inputs)),
+        trainer = keras.Model(inputs, core(nets.augmentation(seed, webcam)(inputs)),
                               name=f"{core.name}_train")
     _compile(trainer, learning_rate, total_steps, _jit_setting(), soft_targets)
     return trainer
@@ -305,9 +321,15 @@ def train(config: TrainConfig, progress: Progress | None = None,
 
     # A CSV folder or a <LETTER>/<image> photo folder; the test set is read now, so a broken
     # one fails the run before any training time is spent.
-    sets = data.load_training_data(data_dir, size=config.input_size,
+    photos = app_config.photos_dir(config.photos_dir) if config.train_on != "csv" else None
+    sets = data.load_training_data(data_dir if config.train_on != "photos" else None,
+                                   size=config.input_size,
                                    crop_fraction=config.crop_fraction, limit=config.limit,
-                                   val_fraction=config.val_fraction, seed=config.seed)
+                                   val_fraction=config.val_fraction, seed=config.seed,
+                                   photos=photos, crop=config.crop, split=config.split)
+    # What the live server must do with a frame for this model: a CSV-only run (or a photo
+    # folder given as --data, which is cropped by the guide square) never saw a hand crop.
+    crop = config.crop if photos is not None else "guide"
     x_train, y_train, x_val, y_val = sets.x_train, sets.y_train, sets.x_val, sets.y_val
     has_val = len(x_val) > 0
     negative_rows = 0
@@ -318,7 +340,8 @@ def train(config: TrainConfig, progress: Progress | None = None,
 
     core = nets.build_model(config.arch, config.input_size)
     trainer = make_trainer(core, config.augment, config.seed, config.learning_rate,
-                           steps * config.epochs, soft_targets=negative_rows > 0)
+                           steps * config.epochs, soft_targets=negative_rows > 0,
+                           webcam=photos is not None)
 
     callback = _make_callback(config.epochs, steps, progress, should_stop,
                               config.early_stopping, has_val, core)
@@ -354,6 +377,8 @@ def train(config: TrainConfig, progress: Progress | None = None,
         "letters": list(CLASS_LETTERS),
         "input_size": config.input_size,
         "crop_fraction": float(config.crop_fraction),
+        "crop": crop,
+        "split": config.split if photos is not None else None,
         "test_accuracy": float(result["accuracy"]),
         "test_n": int(result["n"]),
         "per_class": result["per_class"],

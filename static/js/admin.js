@@ -10,6 +10,9 @@ const CONFIG = readJson("admin-config");
 const CSRF = document.querySelector('meta[name="csrf-token"]')?.content || "";
 const TERMINAL = new Set(["succeeded", "failed", "cancelled", "interrupted"]);
 const LOG_LINES = 200;
+const DATA_NAMES = { csv: "Sign MNIST", photos: "photos", both: "both" }; // the form's choices
+// Runs recorded before these fields existed trained on Sign MNIST at 28 x 28.
+const LEGACY = { train_on: "csv", input_size: 28 };
 
 const state = {
   runs: [],            // summaries from GET /api/runs, newest first
@@ -20,6 +23,7 @@ const state = {
   epochStart: null,    // client time the current epoch's first batch arrived
   runStart: null,
   models: [],
+  data: null,          // GET /api/data: the Sign MNIST status, with the photo folder's in .photos
 };
 
 const charts = new RunCharts($("loss-chart"), $("acc-chart"));
@@ -136,8 +140,10 @@ function badge(status) {
 
 async function loadData() {
   const box = $("data-status");
+  clearTimeout(loadData.timer);
   try {
     const data = await api("GET", "/api/data");
+    state.data = data;
     box.className = `data-status ${data.ok ? "data-ok" : "data-missing"}`;
     box.replaceChildren(
       el("strong", { text: data.ok ? "Data set ready" : "Data set missing" }),
@@ -150,11 +156,63 @@ async function loadData() {
           + "start the server with SIGNLIVE_DATA=that folder.",
       }));
     }
-    $("start-btn").disabled = !data.ok;
+    renderPhotoStatus();
+    // The hand-box count comes from a background pass on the server: ask again until done.
+    if (data.photos?.boxes_pending) loadData.timer = setTimeout(loadData, 3000);
   } catch (err) {
     box.className = "data-status data-missing";
     box.textContent = `Data set status unavailable: ${err.message}`;
   }
+  updateStartButton();
+}
+
+function photosInvolved() {
+  return $("f-train-on").value !== "csv";
+}
+
+function renderPhotoStatus() {
+  const box = $("photo-status");
+  const photos = state.data?.photos;
+  if (!photos) {
+    box.className = "data-status data-unknown";
+    box.textContent = "Photo folder status unavailable.";
+    return;
+  }
+  let kind = "data-ok";
+  if (!photos.ok) kind = photosInvolved() ? "data-missing" : "data-unknown";
+  else if (!photos.boxes_ready) kind = "data-warn";
+  box.className = `data-status ${kind}`;
+  box.replaceChildren(
+    el("strong", { text: photos.ok ? "Photo folder" : "Photo folder unavailable" }),
+    el("span", { text: photos.message || "" }),
+  );
+  if (photos.ok) {
+    box.append(el("span", { class: "boxes-status", text: photos.boxes_message || "" }));
+  } else {
+    box.append(el("span", {
+      class: "small",
+      text: "Only needed to train on photos: start the server with SIGNLIVE_PHOTOS=a folder of "
+        + "<LETTER>/<source>_<n>.jpg photos.",
+    }));
+  }
+}
+
+function updateStartButton() {
+  const data = state.data;
+  if (!data) return; // unknown: let the server decide
+  const on = $("f-train-on").value;
+  const ok = (on === "photos" || data.ok) && (on === "csv" || data.photos?.ok);
+  $("start-btn").disabled = !ok;
+}
+
+function syncPhotoFields() {
+  const involved = photosInvolved();
+  for (const node of document.querySelectorAll(".photo-field")) {
+    node.hidden = !involved;
+    for (const input of node.querySelectorAll("select, input")) input.disabled = !involved;
+  }
+  renderPhotoStatus();
+  updateStartButton();
 }
 
 function initForm() {
@@ -169,6 +227,19 @@ function initForm() {
   $("f-patience").value = defaults.early_stopping ?? 0;
   $("f-augment").checked = defaults.augment ?? true;
   $("f-negatives").value = defaults.negatives ?? 0.1;
+  const choices = [
+    ["f-train-on", CONFIG.train_on || ["csv", "photos", "both"], defaults.train_on || "csv", DATA_NAMES],
+    ["f-crop", CONFIG.crops || ["guide", "hand"], defaults.crop || "hand", {}],
+    ["f-split", CONFIG.splits || [], defaults.split, {}],
+  ];
+  for (const [id, values, chosen, names] of choices) {
+    $(id).replaceChildren(...values.map((value) => el("option", {
+      value, text: names[value] || value, selected: value === chosen,
+    })));
+  }
+  $("f-input-size").value = defaults.input_size ?? 28;
+  $("f-train-on").addEventListener("change", syncPhotoFields);
+  syncPhotoFields();
   if (CONFIG.allow_limit) {
     $("limit-field").hidden = false;
     $("f-limit").value = CONFIG.train_limit || 0;
@@ -195,7 +266,13 @@ async function startRun(event) {
     early_stopping: numberField("f-patience"),
     augment: $("f-augment").checked,
     negatives: numberField("f-negatives"),
+    train_on: $("f-train-on").value,
+    input_size: numberField("f-input-size"),
   };
+  if (photosInvolved()) {
+    body.crop = $("f-crop").value;
+    body.split = $("f-split").value;
+  }
   const name = $("f-name").value.trim();
   if (name) body.name = name;
   if (CONFIG.allow_limit) body.limit = numberField("f-limit");
@@ -216,6 +293,7 @@ async function startRun(event) {
     showFormError(err.message, err.field);
   } finally {
     $("start-btn").disabled = false;
+    updateStartButton();
   }
 }
 
@@ -258,6 +336,7 @@ function beginLiveRun(id, name, params) {
   const run = runEntry(id);
   run.label = name || run.label;
   run.totalEpochs = params?.epochs || run.totalEpochs;
+  if (params) run.params = params;
   run.status = "running";
   $("log").textContent = "";
   $("run-title").textContent = `#${id} ${name || ""} · ${describeParams(params)}`;
@@ -271,9 +350,26 @@ function beginLiveRun(id, name, params) {
   renderCharts();
 }
 
+/** What a run trained on: "Sign MNIST", "photos (hand crop, split photos-v1)", ... */
+function trainedOn(p) {
+  const on = p?.train_on || LEGACY.train_on;
+  if (on === "csv") return "Sign MNIST";
+  const photos = `photos (${p.crop || "hand"} crop${p.split ? `, split ${p.split}` : ""})`;
+  return on === "photos" ? photos : `Sign MNIST + ${photos}`;
+}
+
+/** The same, short, for table cells and chart legends: "Sign MNIST · 28 px" ("" unknown). */
+function dataShort(p) {
+  if (!p) return "";
+  const on = p.train_on || LEGACY.train_on;
+  const what = on === "csv" ? "Sign MNIST" : `${on === "both" ? "both" : "photos"}, ${p.crop || "hand"} crop`;
+  return `${what} · ${p.input_size ?? LEGACY.input_size} px`;
+}
+
 function describeParams(p) {
   if (!p) return "";
-  const parts = [p.arch, `${p.epochs} epochs`, `batch ${p.batch_size}`,
+  const parts = [p.arch, trainedOn(p), `input ${p.input_size ?? LEGACY.input_size} px`,
+    `${p.epochs} epochs`, `batch ${p.batch_size}`,
     `lr ${p.learning_rate}`, p.augment ? "augmented" : "no augmentation"];
   if (p.negatives) parts.push(`${Math.round(p.negatives * 100)}% hand-free`);
   if (p.limit) parts.push(`first ${p.limit} rows`);
@@ -397,6 +493,7 @@ async function loadRuns() {
       run.label = summary.name;
       run.status = summary.status;
       run.summary = summary;
+      run.params = summary.params || run.params;
       run.totalEpochs = run.totalEpochs || summary.params?.epochs || 0;
     }
     renderRuns();
@@ -414,6 +511,7 @@ async function refreshRun(id) {
     run.label = full.name;
     run.status = full.status;
     run.full = full;
+    run.params = full.params || run.params;
     run.epochs = full.epochs || [];
     run.totalEpochs = full.params?.epochs || run.totalEpochs;
     if (TERMINAL.has(full.status)) run.batches = [];
@@ -429,7 +527,7 @@ async function refreshRun(id) {
 function renderRuns() {
   const body = $("runs-table").tBodies[0];
   if (!state.runs.length) {
-    body.replaceChildren(el("tr", { class: "empty" }, el("td", { colspan: 11, text: "No runs yet." })));
+    body.replaceChildren(el("tr", { class: "empty" }, el("td", { colspan: 12, text: "No runs yet." })));
     return;
   }
   body.replaceChildren(...state.runs.map(runRow));
@@ -451,6 +549,7 @@ function runRow(summary) {
     el("td", { class: "mono", text: id }),
     el("td", { class: "mono", text: summary.name }),
     el("td", { text: params.arch || "–" }),
+    el("td", { class: "small data-cell", title: trainedOn(params), text: dataShort(params) }),
     el("td", { class: "epochs-cell", text: `${done} / ${params.epochs ?? "?"}` }),
     el("td", { title: summary.error || "" }, badge(summary.status)),
     el("td", { class: "num", text: pct(summary.test_accuracy) }),
@@ -487,10 +586,13 @@ function renderCharts() {
   }
   ids.sort((a, b) => a - b);
   const runs = ids.map((id) => runEntry(id));
-  charts.show(runs);
+  // Compared runs are named with what they trained on (the legend shows the label).
+  const named = (run) => [run.label, dataShort(run.params) && `(${dataShort(run.params)})`]
+    .filter(Boolean).join(" ");
+  charts.show(runs.length > 1 ? runs.map((run) => ({ ...run, label: named(run) })) : runs);
   const subtitle = ids.length > 1
-    ? `comparing runs ${ids.map((id) => `#${id}`).join(", ")}`
-    : (ids.length ? `run #${ids[0]} ${runs[0].label || ""}` : "no runs yet");
+    ? `comparing runs ${runs.map((run) => `#${run.id} ${named(run)}`).join(", ")}`
+    : (ids.length ? `run #${ids[0]} ${named(runs[0])}` : "no runs yet");
   $("chart-subtitle").textContent = subtitle;
 }
 

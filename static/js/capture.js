@@ -1,30 +1,82 @@
-// Video frame -> JPEG bytes. One canvas, reused for every frame (a page that runs for days
-// must not create a canvas or an object URL per frame).
+// Video frame -> JPEG bytes, plus where the hand is in that very frame. One canvas, reused for
+// every frame (a page that runs for days must not create a canvas or an object URL per frame).
+//
+// The hand locator (hand-locator.js, MediaPipe Hands) reads the same canvas the JPEG is
+// encoded from, right after drawImage, so the box is in the encoded frame's pixels: exactly
+// what the server crops around. Without a locator (turned off, not started yet, or failed)
+// frames go without a box and the server reads the guide square.
 
 import { captureSize } from "./geometry.js";
 
+// A locate() that takes longer than this is treated as a failure (the locator is dropped and
+// frames go on without a box): a stuck WASM call must never stall the frame loop.
+const LOCATE_TIMEOUT_MS = 5000;
+
 export class FrameCapture {
-  constructor({ cropFraction, maxSide, quality = 0.7 }) {
+  /**
+   * onLocatorError(err): called once the locator failed on a frame (it is dropped then).
+   */
+  constructor({ cropFraction, maxSide, quality = 0.7, onLocatorError = null }) {
     this.cropFraction = cropFraction;
     this.maxSide = maxSide;
     this.quality = quality;
+    this.onLocatorError = onLocatorError;
+    this.locator = null; // a ready HandLocator, set by the page once it has started
     this.canvas = document.createElement("canvas");
     this.ctx = this.canvas.getContext("2d", { alpha: false });
+    this.busy = false;
+    this.timeoutTimer = null;
   }
 
-  /** The current video frame as JPEG bytes (ArrayBuffer), or null when no frame is ready. */
+  /**
+   * The current video frame as {image: ArrayBuffer (JPEG), box: [x, y, w, h] | null,
+   * width, height} (box and size in the encoded frame's pixels), or null when no frame is
+   * ready (or a grab is still running).
+   */
   async grab(video) {
     const vw = video.videoWidth;
     const vh = video.videoHeight;
-    if (!vw || !vh || video.readyState < 2) return null;
-    const { width, height } = captureSize(vw, vh, this.cropFraction, this.maxSide);
-    if (this.canvas.width !== width) this.canvas.width = width;
-    if (this.canvas.height !== height) this.canvas.height = height;
-    this.ctx.drawImage(video, 0, 0, width, height);
-    const blob = await new Promise((resolve) => {
-      this.canvas.toBlob(resolve, "image/jpeg", this.quality);
+    if (!vw || !vh || video.readyState < 2 || this.busy) return null;
+    this.busy = true;
+    try {
+      const { width, height } = captureSize(vw, vh, this.cropFraction, this.maxSide);
+      if (this.canvas.width !== width) this.canvas.width = width;
+      if (this.canvas.height !== height) this.canvas.height = height;
+      this.ctx.drawImage(video, 0, 0, width, height);
+      // toBlob snapshots the canvas now and encodes off the main thread, while the locator
+      // reads the same pixels: the two run side by side.
+      const encoded = new Promise((resolve) => {
+        this.canvas.toBlob(resolve, "image/jpeg", this.quality);
+      });
+      const box = this.locator ? await this.locate(width, height) : null;
+      const blob = await encoded;
+      if (!blob) return null;
+      return { image: await blob.arrayBuffer(), box, width, height };
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  /** The hand's box in the canvas, or null (no hand, or the locator failed and is dropped). */
+  async locate(width, height) {
+    const locator = this.locator;
+    let timedOut = false;
+    const timeout = new Promise((resolve) => {
+      this.timeoutTimer = setTimeout(() => {
+        timedOut = true;
+        resolve(null);
+      }, LOCATE_TIMEOUT_MS);
     });
-    if (!blob) return null;
-    return blob.arrayBuffer();
+    try {
+      const box = await Promise.race([locator.locate(this.canvas, width, height), timeout]);
+      if (timedOut) throw new Error(`the hand locator took over ${LOCATE_TIMEOUT_MS} ms`);
+      return box;
+    } catch (err) {
+      this.locator = null;
+      if (this.onLocatorError) this.onLocatorError(err);
+      return null;
+    } finally {
+      clearTimeout(this.timeoutTimer);
+    }
   }
 }

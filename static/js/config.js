@@ -9,6 +9,7 @@ export const DEFAULTS = Object.freeze({
   fps_cap: 15,
   idle_clear_s: 20,
   max_side: 640,
+  hand_locator: 1, // 1: find the hand (MediaPipe Hands) and send its box; 0: guide square only
 });
 
 // Settings that must be > 0 (the others may be 0, e.g. a threshold of 0 in tests).

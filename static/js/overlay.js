@@ -46,6 +46,90 @@ export class GuideBox {
   }
 }
 
+/**
+ * The hand box the locator found in the last frame sent, over the video (mirrored with it).
+ * The box is in the encoded frame's pixels (frameW x frameH, the capture size), scaled here
+ * to the video's own pixels. Hidden when no hand is found; the guide square stays as the cue
+ * for where to sign when there is no box.
+ */
+export class HandBox {
+  constructor(video, box) {
+    this.video = video;
+    this.box = box;
+    this.mirrored = false;
+    this.shown = false;
+    // The last box, kept in plain fields (no objects per frame) for redraws on resize.
+    this.x = 0;
+    this.y = 0;
+    this.w = 0;
+    this.h = 0;
+    this.frameW = 0;
+    this.frameH = 0;
+    this.rect = { x: 0, y: 0, w: 0, h: 0 };
+    if (!box) return;
+    const redraw = () => this.draw();
+    video.addEventListener("resize", redraw);
+    if (window.ResizeObserver) new ResizeObserver(redraw).observe(video);
+    window.addEventListener("resize", redraw);
+  }
+
+  setMirrored(mirrored) {
+    this.mirrored = mirrored;
+    this.draw();
+  }
+
+  /** Show `box` ([x, y, w, h] in a frameW x frameH frame), or hide when it is null. */
+  show(box, frameW, frameH) {
+    if (!box || !(frameW > 0) || !(frameH > 0)) {
+      this.hide();
+      return;
+    }
+    [this.x, this.y, this.w, this.h] = box;
+    this.frameW = frameW;
+    this.frameH = frameH;
+    this.shown = true;
+    this.draw();
+  }
+
+  hide() {
+    this.shown = false;
+    if (this.box && !this.box.hidden) {
+      this.box.hidden = true;
+      this.box.dataset.frameBox = "";
+    }
+  }
+
+  draw() {
+    if (!this.box || !this.shown) return;
+    const vw = this.video.videoWidth;
+    const vh = this.video.videoHeight;
+    if (!vw || !vh) {
+      this.box.hidden = true;
+      return;
+    }
+    const kx = vw / this.frameW;
+    const ky = vh / this.frameH;
+    const rect = this.rect;
+    rect.x = this.x * kx;
+    rect.y = this.y * ky;
+    rect.w = this.w * kx;
+    rect.h = this.h * ky;
+    const fit = getComputedStyle(this.video).objectFit || "contain";
+    const r = frameRectToElement(
+      rect, vw, vh, this.video.clientWidth, this.video.clientHeight, fit, this.mirrored,
+    );
+    const s = this.box.style;
+    s.left = `${this.video.offsetLeft + r.x}px`;
+    s.top = `${this.video.offsetTop + r.y}px`;
+    s.width = `${r.w}px`;
+    s.height = `${r.h}px`;
+    // For the browser tests: the box as sent to the server, and the frame it refers to.
+    this.box.dataset.frameBox = `${this.x},${this.y},${this.w},${this.h}`;
+    this.box.dataset.frameSize = `${this.frameW}x${this.frameH}`;
+    this.box.hidden = false;
+  }
+}
+
 /** The current letter, its confidence, the hold-progress ring and the top-3 bars. */
 export class PredictionView {
   constructor(root, threshold) {

@@ -1,11 +1,14 @@
-// What the live and kiosk pages share: camera -> frames -> /live -> predictions -> spelling,
-// wired to the views. The pages add their own controls on top.
+// What the live and kiosk pages share: camera -> frames (+ the hand box found in each) -> /live
+// -> predictions -> spelling, wired to the views. The pages add their own controls on top.
 
 import { Camera, describeCameraError } from "./camera.js";
 import { FrameCapture } from "./capture.js";
-import { GuideBox, PredictionView, StatusView, TranscriptView } from "./overlay.js";
+import { HandLocator } from "./hand-locator.js";
+import { GuideBox, HandBox, PredictionView, StatusView, TranscriptView } from "./overlay.js";
 import { LiveClient } from "./socket-client.js";
 import { Speller } from "./spelling.js";
+
+const LOCATOR_START_TIMEOUT_MS = 60000; // WASM (6 MB) + models (6 MB) over a slow link
 
 export class Recognizer {
   constructor(cfg, { maxLength = 5000, maxShown = 0, keepTail = false, onAppend = null } = {}) {
@@ -13,8 +16,16 @@ export class Recognizer {
     this.onAppend = onAppend;
     this.video = document.getElementById("video");
     this.camera = new Camera(this.video);
-    this.capture = new FrameCapture({ cropFraction: cfg.crop_fraction, maxSide: cfg.max_side });
+    this.capture = new FrameCapture({
+      cropFraction: cfg.crop_fraction,
+      maxSide: cfg.max_side,
+      onLocatorError: (err) => this.locatorFailed(err),
+    });
     this.guide = new GuideBox(this.video, document.getElementById("guide"), cfg.crop_fraction);
+    this.handBox = new HandBox(this.video, document.getElementById("hand-box"));
+    this.handBox.mirrored = this.video.classList.contains("is-mirrored");
+    this.locatorState = "off"; // off | starting | on | failed (also body[data-hand-locator])
+    this.locatorWarned = false;
     this.prediction = new PredictionView(document.getElementById("prediction"), cfg.confidence_threshold);
     this.status = new StatusView(document.getElementById("status"));
     this.transcript = new TranscriptView(document.getElementById("transcript"), {
@@ -30,7 +41,7 @@ export class Recognizer {
 
     this.client = new LiveClient({
       fpsCap: cfg.fps_cap,
-      grab: () => (this.camera.running ? this.capture.grab(this.video) : Promise.resolve(null)),
+      grab: () => (this.camera.running ? this.grabFrame() : Promise.resolve(null)),
       handlers: {
         onPrediction: (p) => this.onPrediction(p),
         onError: (e) => this.onServerError(e),
@@ -40,6 +51,7 @@ export class Recognizer {
           if (state !== "connected") {
             this.speller.reset();
             this.prediction.clear();
+            this.handBox.hide(); // no frames go out: the box would go stale
           }
         },
       },
@@ -53,6 +65,7 @@ export class Recognizer {
   }
 
   start() {
+    this.startLocator();
     // A hidden tab sends nothing (nobody is watching, and the server has other clients).
     document.addEventListener("visibilitychange", () => {
       if (document.visibilityState === "hidden") this.client.pause();
@@ -60,6 +73,72 @@ export class Recognizer {
     });
     this.client.connect();
     return this.startCamera();
+  }
+
+  /** One frame and its hand box for the server; the box is drawn over the video. */
+  async grabFrame() {
+    const frame = await this.capture.grab(this.video);
+    if (frame && this.locatorState === "on") {
+      this.handBox.show(frame.box, frame.width, frame.height);
+    }
+    return frame;
+  }
+
+  /**
+   * Load the hand locator (MediaPipe Hands, WASM) in the background. Until it is ready, and
+   * for good if it cannot run here, frames go without a box: the server then reads the guide
+   * square, so the page works the same, only without the hand crop.
+   */
+  startLocator() {
+    if (!this.cfg.hand_locator) {
+      this.setLocatorState("off");
+      return;
+    }
+    this.setLocatorState("starting");
+    let locator;
+    try {
+      locator = new HandLocator({ staticImages: false });
+    } catch (err) {
+      this.locatorFailed(err);
+      return;
+    }
+    // A load that neither finishes nor fails (a stalled download) is reported as a failure;
+    // should it finish after all, the locator is taken into use then.
+    let late = false;
+    const giveUp = setTimeout(() => {
+      if (this.locatorState === "starting") {
+        late = true;
+        this.locatorFailed(new Error(`not ready after ${LOCATOR_START_TIMEOUT_MS} ms`));
+      }
+    }, LOCATOR_START_TIMEOUT_MS);
+    locator.ready().then(
+      () => {
+        clearTimeout(giveUp);
+        if (this.locatorState !== "starting" && !late) return;
+        this.capture.locator = locator;
+        this.setLocatorState("on");
+      },
+      (err) => {
+        clearTimeout(giveUp);
+        this.locatorFailed(err);
+      },
+    );
+  }
+
+  locatorFailed(err) {
+    this.capture.locator = null;
+    this.handBox.hide();
+    this.setLocatorState("failed");
+    if (this.locatorWarned) return;
+    this.locatorWarned = true;
+    // One warning, then the page goes on with the guide square.
+    console.warn("signlive: the hand locator cannot run here; frames are sent without a hand "
+                 + "box and the server reads the guide square.", err);
+  }
+
+  setLocatorState(state) {
+    this.locatorState = state;
+    document.body.dataset.handLocator = state;
   }
 
   /** Start (or restart) the camera; shows a clear message and resolves false on failure. */
@@ -88,6 +167,7 @@ export class Recognizer {
   setCameraState(state, message = "", code = "") {
     this.cameraState = state;
     document.body.dataset.camera = state;
+    if (state !== "running") this.handBox.hide();
     if (code) document.body.dataset.cameraError = code;
     else delete document.body.dataset.cameraError;
     if (this.message) this.message.hidden = state === "running";
@@ -99,6 +179,7 @@ export class Recognizer {
   setMirrored(mirrored) {
     this.video.classList.toggle("is-mirrored", mirrored);
     this.guide.setMirrored(mirrored);
+    this.handBox.setMirrored(mirrored);
   }
 
   setModel(name) {

@@ -51,7 +51,8 @@ export class Stats {
 
 export class LiveClient {
   /**
-   * grab: async () => ArrayBuffer | null (a JPEG frame, or null when the camera has none yet)
+   * grab: async () => {image: ArrayBuffer, box: [x, y, w, h] | null} | null (a JPEG frame
+   *   and the hand box found in it, in its pixels; null when the camera has none yet)
    * handlers: onPrediction(p), onError(e), onModel(name), onStatus(state, detail)
    */
   constructor({ grab, fpsCap = 15, timeoutMs = 2000, handlers = {} }) {
@@ -67,6 +68,7 @@ export class LiveClient {
     this.timeoutTimer = null;
     this.paused = false;
     this.framesSent = 0;
+    this.framesWithBox = 0; // frames sent with a hand box (for the page's tests and curious people)
     this.socket = null;
   }
 
@@ -139,13 +141,13 @@ export class LiveClient {
 
   async pump() {
     if (this.paused || this.inFlight || !this.connected) return;
-    let data = null;
+    let frame = null;
     try {
-      data = await this.grab();
+      frame = await this.grab();
     } catch (err) {
       console.warn("signlive: frame capture failed", err);
     }
-    if (!data) {
+    if (!frame) {
       this.schedule(100); // camera not ready yet
       return;
     }
@@ -156,7 +158,13 @@ export class LiveClient {
     this.inFlight = { id, sentAt };
     this.lastSentAt = sentAt;
     this.framesSent += 1;
-    this.socket.emit("frame", { id, image: data });
+    // The box is optional in the contract: a frame without one is read in the guide square.
+    if (frame.box) {
+      this.framesWithBox += 1;
+      this.socket.emit("frame", { id, image: frame.image, box: frame.box });
+    } else {
+      this.socket.emit("frame", { id, image: frame.image });
+    }
     clearTimeout(this.timeoutTimer);
     this.timeoutTimer = setTimeout(() => {
       if (this.inFlight && this.inFlight.id === id) {

@@ -68,6 +68,11 @@ def test_live_pages_run_under_the_csp(server, browser, path):
         page.wait_for_function("() => document.getElementById('status')?.dataset.state === "
                                "'connected' || document.body.dataset.camera === 'running'",
                                timeout=20_000)
+        # The hand locator (MediaPipe Hands: WebAssembly, loader scripts, model files) ran
+        # under the policy too: its SIMD probe and compile need 'wasm-unsafe-eval'.
+        page.wait_for_function("() => ['on', 'failed'].includes("
+                               "document.body.dataset.handLocator)", timeout=60_000)
+        assert page.get_attribute("body", "data-hand-locator") == "on"
         _assert_clean(page)
     finally:
         page.context.close()

@@ -131,6 +131,9 @@ def test_kiosk_page_runs_without_controls_and_keeps_its_dom_flat(live_server, br
     buttons = page.locator("button:visible")
     assert buttons.count() <= 1  # only the discreet fullscreen toggle
     # Long sessions: the transcript is capped and the DOM does not grow with frames/letters.
+    # (Counted once the hand locator has started: MediaPipe adds its two loader scripts once.)
+    page.wait_for_function("() => ['on', 'failed', 'off'].includes("
+                           "document.body.dataset.handLocator)", timeout=60_000)
     nodes = page.evaluate("() => document.getElementsByTagName('*').length")
     page.evaluate("() => { for (let i = 0; i < 500; i++) window.signlive.speller.append('AB');"
                   " window.signlive.renderTranscript(); }")
