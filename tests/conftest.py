@@ -161,6 +161,18 @@ def serve_app():
 
 
 @pytest.fixture(scope="module")
+def hand_server(serve_app, hand_models_dir, tmp_path_factory):
+    """A real server with hand_models_dir's models, serving `hand`; every answer shows its
+    letter (threshold 0), so a test sees what the model read."""
+    from webapp import create_app
+
+    return serve_app(create_app({
+        "TESTING": True, "SECRET_KEY": "test", "MODELS_DIR": str(hand_models_dir),
+        "ACTIVE_MODEL": "hand", "CONFIDENCE_THRESHOLD": 0.0,
+        "INSTANCE_PATH": str(tmp_path_factory.mktemp("instance"))}))
+
+
+@pytest.fixture(scope="module")
 def live_server(serve_app, tiny_config, tmp_path_factory):
     """A real server with the tiny model for one test module (frames up to 256 KiB)."""
     from webapp import create_app

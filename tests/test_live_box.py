@@ -48,13 +48,8 @@ def models_dir(hand_models_dir):
 
 
 @pytest.fixture(scope="module")
-def server(serve_app, models_dir, tmp_path_factory):
-    from webapp import create_app
-
-    return serve_app(create_app({
-        "TESTING": True, "SECRET_KEY": "test", "MODELS_DIR": str(models_dir),
-        "ACTIVE_MODEL": "hand", "CONFIDENCE_THRESHOLD": 0.0,
-        "INSTANCE_PATH": str(tmp_path_factory.mktemp("instance"))}))
+def server(hand_server):
+    return hand_server
 
 
 @pytest.fixture

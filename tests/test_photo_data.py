@@ -293,3 +293,41 @@ def test_photo_fields_accept_every_documented_value() -> None:
             assert (config.train_on, config.crop) == (train_on, crop)
     defaults = TrainConfig()
     assert (defaults.train_on, defaults.crop, defaults.split) == ("csv", "hand", "photos-v1")
+
+
+# ------------------------------------------------------------------------ room negatives
+
+
+def _room_photo(path: Path, box: list[int], size: tuple[int, int] = (240, 320)) -> Path:
+    """A dark frame whose hand square (and the arm below it) is white: any crop that touches
+    them has white pixels."""
+    height, width = size
+    image = np.full((height, width), 20, np.uint8)
+    square = hand_square(box, height, width)
+    image[square.y:, square.x : square.x + square.side] = 255
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), image)
+    return path
+
+
+def test_room_crops_stay_clear_of_the_hand_and_the_arm(tmp_path: Path) -> None:
+    photos = [_room_photo(tmp_path / f"A/kynmiiso_{i}.png", [100 + 10 * i, 60, 30, 50])
+              for i in range(8)]
+    cache = BoxCache(tmp_path / "boxes.json")
+    for i, photo in enumerate(photos):
+        cache.boxes[photo_digest(photo)] = (100 + 10 * i, 60, 30, 50)
+    crops = data.room_crops([str(p) for p in photos], 12, 32, seed=3, boxes=cache)
+    assert crops.shape[1:] == (32, 32, 1)
+    assert 4 <= len(crops) <= 8  # at most one crop a photo
+    assert crops.max() < 30 / 255  # never a white (hand or arm) pixel
+
+
+def test_room_crops_skip_cropped_hands_and_photos_without_a_hand(tmp_path: Path) -> None:
+    big = _room_photo(tmp_path / "A/jbhumika_1.png", [40, 20, 200, 200])  # the hand fills it
+    none = _room_photo(tmp_path / "A/jbhumika_2.png", [120, 60, 30, 50])
+    unknown = _room_photo(tmp_path / "A/jbhumika_3.png", [100, 60, 30, 50])
+    cache = BoxCache(tmp_path / "boxes.json")
+    cache.boxes[photo_digest(big)] = (40, 20, 200, 200)
+    cache.boxes[photo_digest(none)] = None
+    crops = data.room_crops([str(big), str(none), str(unknown)], 5, 28, boxes=cache)
+    assert crops.shape == (0, 28, 28, 1)

@@ -647,6 +647,57 @@ class TrainingData:
     test: Dataset
     sha256: str  # of the training data as stored (the train CSV, or the photo folder)
     description: str
+    train_photos: list[str] = field(default_factory=list)  # the training photos' paths
+
+
+ROOM_MAX_HAND = 0.6  # a photo whose hand square is wider than this x its shorter side: no room
+
+
+def room_crops(
+    paths: Sequence[str], count: int, size: int, seed: int = 0, boxes: BoxCache | None = None
+) -> np.ndarray:
+    """Up to `count` hand-free squares cut from real photos: walls, ceilings, furniture, faces
+    and shoulders, away from the hand square and the arm below it, (count, size, size, 1).
+
+    Only photos whose located hand is small in the frame (webcam frames of a person in a
+    room) give crops, one each at most; cropped-hand photos have no room around the hand.
+    These teach "no sign" on real rooms, which the synthetic hand_free_images() only imitate.
+    A few crops still show the other hand or an arm: the locator boxes one hand only.
+    """
+    from webapp.locate import BoxCache
+    from webapp.preprocess import decode_gray, hand_square
+
+    boxes = boxes if boxes is not None else BoxCache.load()
+    rng = np.random.default_rng(seed)
+    out: list[np.ndarray] = []
+    for index in rng.permutation(len(paths)):
+        if len(out) >= count:
+            break
+        try:
+            raw = Path(paths[index]).read_bytes()
+            box = boxes.get(hashlib.sha256(raw).hexdigest())
+            if box is None:
+                continue
+            gray = decode_gray(raw)
+            height, width = gray.shape
+            hand = hand_square(box, height, width)
+        except (OSError, FrameError):
+            continue
+        if hand.side > ROOM_MAX_HAND * min(height, width):
+            continue
+        for _ in range(10):  # a few tries at a square clear of the hand and the arm below it
+            side = int(rng.uniform(0.3, 0.6) * min(height, width))
+            x = int(rng.integers(0, width - side + 1))
+            y = int(rng.integers(0, height - side + 1))
+            clear = (x + side <= hand.x or x >= hand.x + hand.side or y + side <= hand.y)
+            if clear:
+                small = cv2.resize(gray[y : y + side, x : x + side], (size, size),
+                                   interpolation=cv2.INTER_AREA)
+                out.append(scale_pixels(small))
+                break
+    if not out:
+        return np.zeros((0, size, size, 1), np.float32)
+    return np.stack(out)
 
 
 def _subset(dataset: Dataset, mask: np.ndarray, description: str) -> Dataset:
@@ -722,7 +773,8 @@ def load_training_data(
     sha = shas[0] if len(shas) == 1 else hashlib.sha256("\n".join(shas).encode()).hexdigest()
     return TrainingData(np.concatenate(parts_x), np.concatenate(parts_y),
                         np.concatenate(val_x), np.concatenate(val_y), test, sha,
-                        " + ".join(descriptions))
+                        " + ".join(descriptions),
+                        train_photos=list(photo_train.paths or []) if photos is not None else [])
 
 
 def _validation_split(x: np.ndarray, y: np.ndarray, fraction: float, seed: int):

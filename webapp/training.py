@@ -271,17 +271,26 @@ def make_trainer(core, augment: bool, seed: int, learning_rate: float, total_ste
     return trainer
 
 
-def _with_negatives(x_train, y_train, x_val, y_val, fraction: float, seed: int):
+def _with_negatives(x_train, y_train, x_val, y_val, fraction: float, seed: int,
+                    room_photos: list[str] | None = None):
     """Training rows plus hand-free pictures with a flat target over the letters; all targets
-    become probability vectors (validation too, for the shared loss; it gets no negatives)."""
+    become probability vectors (validation too, for the shared loss; it gets no negatives).
+    With `room_photos` (hand-cropped training photos), half of them are real rooms cut away
+    from the hand (data.room_crops), the rest synthetic scenes (data.hand_free_images)."""
     import numpy as np
 
     from webapp import data
     from webapp.letters import NUM_CLASSES
 
     count = int(round(fraction * len(y_train)))
+    size = x_train.shape[1]
+    rooms = data.room_crops(room_photos, count // 2, size, seed) if room_photos else None
+    made = len(rooms) if rooms is not None else 0
+    parts = [x_train, data.hand_free_images(count - made, size, seed)]
+    if made:
+        parts.append(rooms)
     eye = np.eye(NUM_CLASSES, dtype=np.float32)
-    x = np.concatenate([x_train, data.hand_free_images(count, x_train.shape[1], seed)])
+    x = np.concatenate(parts)
     y = np.concatenate([eye[y_train], np.full((count, NUM_CLASSES), 1 / NUM_CLASSES,
                                               np.float32)])
     return x, y, x_val, eye[y_val], count
@@ -335,7 +344,8 @@ def train(config: TrainConfig, progress: Progress | None = None,
     negative_rows = 0
     if config.negatives > 0:
         x_train, y_train, x_val, y_val, negative_rows = _with_negatives(
-            x_train, y_train, x_val, y_val, config.negatives, config.seed)
+            x_train, y_train, x_val, y_val, config.negatives, config.seed,
+            sets.train_photos if crop == "hand" else None)
     steps = max(1, math.ceil(len(x_train) / config.batch_size))
 
     core = nets.build_model(config.arch, config.input_size)

@@ -50,11 +50,8 @@ def empty_video(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def server(serve_app, hand_models_dir, tmp_path_factory):
-    return serve_app(create_app({
-        "TESTING": True, "SECRET_KEY": "test", "MODELS_DIR": str(hand_models_dir),
-        "ACTIVE_MODEL": "hand", "CONFIDENCE_THRESHOLD": 0.0,
-        "INSTANCE_PATH": str(tmp_path_factory.mktemp("instance"))}))
+def server(hand_server):
+    return hand_server
 
 
 @pytest.fixture(scope="module")
