@@ -146,6 +146,7 @@ def test_run_on_a_photo_folder_tests_on_held_out_sources(tmp_path, letter_photos
     assert code == 0, capsys.readouterr().err
     meta = Registry(models).load("photos").metadata
     assert meta["crop_fraction"] == 0.9 and meta["config"]["crop_fraction"] == 0.9
+    assert meta["crop"] == "guide"  # a photo folder given as --data: the guide square, no boxes
     assert "held-out test, sources" in meta["test_data"]
     assert str(photos) in meta["train_data"] and "crop 0.900" in meta["train_data"]
     assert meta["test_n"] + meta["train_rows"] + meta["val_rows"] == 36

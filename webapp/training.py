@@ -331,14 +331,14 @@ def train(config: TrainConfig, progress: Progress | None = None,
     # A CSV folder or a <LETTER>/<image> photo folder; the test set is read now, so a broken
     # one fails the run before any training time is spent.
     photos = app_config.photos_dir(config.photos_dir) if config.train_on != "csv" else None
+    # What the live server must do with a frame for this model: a CSV-only run (or a photo
+    # folder given as --data, which is cropped by the guide square) never saw a hand crop.
+    crop = config.crop if photos is not None else "guide"
     sets = data.load_training_data(data_dir if config.train_on != "photos" else None,
                                    size=config.input_size,
                                    crop_fraction=config.crop_fraction, limit=config.limit,
                                    val_fraction=config.val_fraction, seed=config.seed,
-                                   photos=photos, crop=config.crop, split=config.split)
-    # What the live server must do with a frame for this model: a CSV-only run (or a photo
-    # folder given as --data, which is cropped by the guide square) never saw a hand crop.
-    crop = config.crop if photos is not None else "guide"
+                                   photos=photos, crop=crop, split=config.split)
     x_train, y_train, x_val, y_val = sets.x_train, sets.y_train, sets.x_val, sets.y_val
     has_val = len(x_val) > 0
     negative_rows = 0
