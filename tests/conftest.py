@@ -223,6 +223,17 @@ def two_models(tmp_path_factory, tiny_models_dir) -> Path:
     return folder
 
 
+@pytest.fixture(scope="module")
+def models_dir(tmp_path_factory) -> Path:
+    """The models folder make_admin_app serves: one small model, `default`. A module that
+    needs other models defines its own `models_dir`."""
+    from adminkit import make_model
+
+    folder = tmp_path_factory.mktemp("models")
+    make_model(folder, "default")
+    return folder
+
+
 @pytest.fixture
 def make_admin_app(tmp_path, models_dir):
     """make(**settings): an app with the admin area, serving the requesting module's

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import signal
 import threading
-from pathlib import Path
 
 import pytest
 import requests
@@ -20,7 +19,6 @@ from adminkit import (
     hang_up,
     login,
     login_requests,
-    make_model,
     settings,
     wait_for,
 )
@@ -32,13 +30,6 @@ pytestmark = pytest.mark.slow
 
 RUN = {"arch": "cnn", "epochs": 1, "batch_size": 32, "learning_rate": 0.002, "augment": False,
        "limit": 300}
-
-
-@pytest.fixture(scope="module")
-def models_dir(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("models")
-    make_model(folder, "default")
-    return folder
 
 
 class Admin:

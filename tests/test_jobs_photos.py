@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from adminkit import login, make_model, make_photos
+from adminkit import login, make_photos
 
 from webapp.locate import BoxCache, photo_digest
 from webapp.registry import Registry
@@ -19,13 +19,6 @@ pytestmark = pytest.mark.slow
 
 RUN = {"arch": "cnn", "epochs": 1, "batch_size": 8, "learning_rate": 0.002, "augment": False,
        "negatives": 0.0, "train_on": "photos", "input_size": 32}
-
-
-@pytest.fixture(scope="module")
-def models_dir(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("models")
-    make_model(folder, "default")
-    return folder
 
 
 @pytest.fixture

@@ -7,18 +7,11 @@ import json
 from pathlib import Path
 
 import pytest
-from adminkit import login, make_model, make_photos, wait_for
+from adminkit import login, make_photos, wait_for
 
 from webapp import data, photostatus
 from webapp.locate import BoxCache, default_cache_path, photo_digest
 from webapp.photostatus import PhotoFolderStatus
-
-
-@pytest.fixture(scope="module")
-def models_dir(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("models")
-    make_model(folder, "default")
-    return folder
 
 
 @pytest.fixture

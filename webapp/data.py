@@ -794,11 +794,9 @@ def _photo_sets(
         split = splits.load(split_name)
     except splits.SplitError as exc:
         raise DataError(str(exc)) from None
-    found, _ = list_photos(folder)
-    present = {photo_source(item) for item, _ in found}
-    if present & split.validation:
-        photos = load_photo_folder(folder, crop_fraction, size, limit, crop,
-                                   sources=lambda source: split.role(source) != "held_out")
+    photos = load_photo_folder(folder, crop_fraction, size, limit, crop,
+                               sources=lambda source: split.role(source) != "held_out")
+    if set(photos.sources or ()) & split.validation:
         roles = np.array([split.role(source) for source in photos.sources or []])
         val = roles == "validation"
         if val.all():
@@ -813,8 +811,6 @@ def _photo_sets(
         return train, validation, validation
     # No validation source of the split here: hold out a seeded draw of this folder's own
     # sources (the split's held-out ones are still never read).
-    photos = load_photo_folder(folder, crop_fraction, size, limit, crop,
-                               sources=lambda source: split.role(source) != "held_out")
     if len(set(photos.sources or [])) >= 2:
         held = hold_out_sources(photos.sources, PHOTO_TEST_FRACTION, seed)
         how = f"sources {', '.join(sorted(set(np.asarray(photos.sources)[held])))}"
