@@ -51,13 +51,15 @@ class PredictEachFrame:
     def submit(self, client_id: str, frame_id: int, image: bytes, reply) -> None:
         from webapp.inference import top_predictions
         from webapp.letters import CLASS_LETTERS
+        from webapp.nets import model_inputs
         from webapp.preprocess import FrameError, preprocess
 
         start = time.perf_counter()
         try:
             with self.lock:
                 x = preprocess(image, self.served.crop_fraction, self.served.input_size)[None]
-                probs = self.served.loaded.model.predict(x, verbose=0)[0]
+                model = self.served.loaded.model
+                probs = model.predict(model_inputs(model, x), verbose=0)[0]
         except FrameError as exc:
             reply("error", {"id": frame_id, "code": exc.code, "message": exc.message})
             return

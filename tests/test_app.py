@@ -21,6 +21,7 @@ def test_healthz(client):
     body = response.get_json()
     assert body["status"] == "ok" and body["model"] == "tiny"
     assert body["crop"] == "guide"  # the tiny model's metadata has no "crop": the guide square
+    assert body["handshape"] is False  # one input: the picture alone
     assert body["clients"] == 0 and body["uptime_s"] >= 0
     assert body["device"].startswith(("CPU", "GPU"))
 

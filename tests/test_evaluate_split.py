@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from webapp import cli, splits
+from webapp.handshape import Hand
 from webapp.locate import BoxCache, default_cache_path, photo_digest
 
 SPLIT = splits.load("photos-v1")
@@ -128,12 +129,22 @@ def test_hand_crop_is_the_models_own_and_uses_the_boxes(tiny_models_dir, photos,
     cache = BoxCache(default_cache_path())
     held = [p for p in sorted(photos.glob("*/*.png"))
             if p.name.rsplit("_", 1)[0] in RAW_HELD_OUT + OTHER_HELD_OUT]
+    hand = Hand(tuple((12.0 + i % 5 * 3, 10.0 + i, 0.0) for i in range(21)), "Right")
     for index, path in enumerate(held):
         cache.boxes[photo_digest(path)] = None if index % 3 == 0 else (10, 8, 20, 24)
+        if index % 3:
+            cache.hands[photo_digest(path)] = hand
     cache.save()
     result = evaluate_json(capsys, tmp_path, "--model", handy, "--data", photos)
     assert result["crop"] == "hand" and result["n"] == 18
     assert "hand crop, hand found in 12" in result["description"]
+    # Accuracy is reported apart where the hand was found and where it was not.
+    found, missed = result["by_hand"]["found"], result["by_hand"]["not_found"]
+    assert (found["n"], missed["n"]) == (12, 6)
+    assert found["correct"] + missed["correct"] == result["correct"]
+    code, out, _ = run_cli(capsys, "evaluate", "--model", handy, "--data", photos,
+                           "--out", tmp_path / "eval")
+    assert code == 0 and "no hand found" in out and "hand found" in out
     guide = evaluate_json(capsys, tmp_path, "--model", handy, "--data", photos, "--crop", "guide")
     assert guide["crop"] == "guide" and guide["n"] == 18
     assert guide["data_sha256"] == result["data_sha256"]  # the same photos, cropped otherwise

@@ -122,10 +122,10 @@ def test_latest_wins_under_a_flood(live_server):
     served = service.served
     busy, release = threading.Event(), threading.Event()
 
-    def gated_forward(x):  # the real model, held until the flood has arrived
+    def gated_forward(x, handshape=None):  # the real model, held until the flood has arrived
         busy.set()
         release.wait(TIMEOUT)
-        return served.forward(x)
+        return served.forward(x, handshape)
 
     before = service.stats()
     service.swap(dataclasses.replace(served, forward=gated_forward))
@@ -156,10 +156,10 @@ def test_frames_from_several_clients_share_one_forward_pass(live_server):
     served = service.served
     busy, release = threading.Event(), threading.Event()
 
-    def gated_forward(x):
+    def gated_forward(x, handshape=None):
         busy.set()
         release.wait(TIMEOUT)
-        return served.forward(x)
+        return served.forward(x, handshape)
 
     clients = [live_server.connect() for _ in range(4)]
     before = service.stats()["batch_sizes"]

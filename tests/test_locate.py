@@ -33,7 +33,8 @@ def test_box_cache_round_trip(tmp_path: Path) -> None:
     cache = BoxCache(path, {A: (1, 2, 30, 40), B: None})
     cache.save()
     assert json.loads(path.read_text()) == {"detector": DETECTOR,
-                                            "boxes": {A: [1, 2, 30, 40], B: None}}
+                                            "boxes": {A: [1, 2, 30, 40], B: None},
+                                            "hands": {}}
     again = BoxCache.load(path)
     assert again.path == path and again.boxes == {A: (1, 2, 30, 40), B: None}
     assert A in again and B in again and C not in again
@@ -43,7 +44,7 @@ def test_box_cache_round_trip(tmp_path: Path) -> None:
 
 def test_box_cache_default_path_follows_signlive_cache(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("SIGNLIVE_CACHE", str(tmp_path))
-    assert locate.default_cache_path() == tmp_path / "hand-boxes-v1.json"
+    assert locate.default_cache_path() == tmp_path / "hand-boxes-v2.json"
     BoxCache(locate.default_cache_path(), {A: (0, 0, 1, 1)}).save()
     assert BoxCache.load().boxes == {A: (0, 0, 1, 1)}
     monkeypatch.setenv("SIGNLIVE_CACHE", "off")
@@ -51,7 +52,7 @@ def test_box_cache_default_path_follows_signlive_cache(tmp_path: Path, monkeypat
     assert off.path is None and off.boxes == {}
     off.boxes[A] = None
     off.save()  # nowhere to save: a no-op, not an error
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["hand-boxes-v1.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hand-boxes-v2.json"]
 
 
 @pytest.mark.parametrize("content", [
@@ -234,8 +235,16 @@ def test_signlive_locate_on_real_photos(tmp_path: Path, capsys) -> None:
         assert 0 <= x and 0 <= y and w > 0 and h > 0, (rel, box)
         assert x + w <= width and y + h <= height, (rel, box, width, height)
         assert w * h < 0.5 * width * height, (rel, box)  # a hand, not the whole picture
+        hand = cache.hand(photo_digest(folder / rel))  # its 21 landmarks came with the box
+        assert hand is not None and len(hand.landmarks) == 21 and hand.handedness in (
+            "Left", "Right"), (rel, hand)
+        xs = [p[0] for p in hand.landmarks]
+        ys = [p[1] for p in hand.landmarks]
+        assert x - 1 <= min(xs) and max(xs) <= x + w + 1, (rel, box, xs)
+        assert y - 1 <= min(ys) and max(ys) <= y + h + 1, (rel, box, ys)
+        assert hand.features()[0] == 1.0
     wall = photo_digest(folder / "C" / "wall_1.png")
-    assert wall in cache and cache.get(wall) is None
+    assert wall in cache and cache.get(wall) is None and cache.hand(wall) is None
 
     # Everything is cached now: no browser at all the second time.
     code, out, _ = run_cli(capsys, "locate", folder, "--cache", cache_file)

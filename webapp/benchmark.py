@@ -67,8 +67,13 @@ def measure_server(served, frames: list[bytes], batch_sizes=(1, 8, 32), repeat: 
     """Server-side ms per frame (decode + preprocess + forward) at several batch sizes.
 
     `served` is an inference.ServedModel (compiled and warm). Batch >1 is what the inference
-    worker does with several clients waiting: each frame preprocessed, one forward pass.
+    worker does with several clients waiting: each frame preprocessed, one forward pass. A
+    model with a hand-shape input also gets each frame's features computed from landmarks
+    (one fixed synthetic hand: the cost does not depend on where the fingers are).
     """
+    from webapp.handshape import NUM_LANDMARKS, Hand
+
+    hand = Hand(tuple((100.0 + 7 * i, 200.0 - 5 * i, -0.5 * i) for i in range(NUM_LANDMARKS)))
     results = {}
     for batch in batch_sizes:
         per_frame = []
@@ -77,7 +82,9 @@ def measure_server(served, frames: list[bytes], batch_sizes=(1, 8, 32), repeat: 
                 t0 = time.perf_counter()
                 x = np.stack([preprocess(f, served.crop_fraction, served.input_size)
                               for f in frames[start : start + batch]])
-                served.forward(x)
+                shapes = np.stack([hand.features() for _ in range(batch)]) \
+                    if served.handshape else None
+                served.forward(x, shapes)
                 per_frame.append((time.perf_counter() - t0) * 1000.0 / batch)
         stats = _percentiles(per_frame)
         stats["fps"] = 1000.0 / float(np.mean(per_frame))
@@ -86,11 +93,17 @@ def measure_server(served, frames: list[bytes], batch_sizes=(1, 8, 32), repeat: 
 
 def measure_baseline(model, frames: list[bytes], crop_fraction: float, size: int) -> dict:
     """The original demo's way: preprocess one frame, `model.predict` it, next frame."""
-    model.predict(preprocess(frames[0], crop_fraction, size)[None], verbose=0)  # warm-up
+    from webapp.nets import model_inputs
+
+    def one(frame: bytes) -> None:
+        model.predict(model_inputs(model, preprocess(frame, crop_fraction, size)[None]),
+                      verbose=0)
+
+    one(frames[0])  # warm-up
     per_frame = []
     for frame in frames:
         t0 = time.perf_counter()
-        model.predict(preprocess(frame, crop_fraction, size)[None], verbose=0)
+        one(frame)
         per_frame.append((time.perf_counter() - t0) * 1000.0)
     stats = _percentiles(per_frame)
     stats["fps"] = 1000.0 / float(np.mean(per_frame))

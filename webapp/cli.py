@@ -92,6 +92,29 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_fuse(args: argparse.Namespace) -> int:
+    """Add a hand-shape branch to a hand-crop model; the split's validation sources choose."""
+    _import_keras_quietly()
+    from webapp.fusion import FuseConfig, fuse
+
+    def progress(event: dict) -> None:
+        if event["type"] == "epoch":
+            print(f"epoch {event['epoch']}/{event['epochs']}  loss {event['loss']:.4f}  "
+                  f"val {event['val_accuracy']:.4f} (weight {event['weight']}, hands "
+                  f"{event['val_hand_accuracy']:.4f})", file=sys.stderr)
+
+    result = fuse(FuseConfig(
+        base=args.base, name=args.name or "", photos_dir=args.photos, split=args.split,
+        epochs=args.epochs, seed=args.seed, models_dir=args.models_dir,
+    ), progress=progress)
+    fusion = result.metadata["fusion"]
+    print(f"saved {result.model_path}")
+    print(f"validation accuracy {fusion['validation_accuracy']:.4f} (image only "
+          f"{fusion['validation_image_only']:.4f}; best epoch {fusion['best_epoch']}, weight "
+          f"{fusion['weight']}, {fusion['seconds']:.0f} s)")
+    return 0
+
+
 def _import_keras_quietly() -> None:
     """Import Keras (and probe the devices) with file descriptor 2 pointed at /dev/null.
 
@@ -126,7 +149,9 @@ def _load_for_cli(model_path: str, crop_fraction: float | None):
         raise ValueError(f"--crop-fraction {crop_fraction} is outside 0.05-1.0")
     _import_keras_quietly()
     loaded = load_model_file(model_path)
-    size = int(loaded.model.input_shape[1])
+    from webapp.nets import image_input_shape
+
+    size = int(image_input_shape(loaded.model)[1])
     if crop_fraction is None:
         crop_fraction = float(loaded.metadata.get("crop_fraction") or DEFAULT_CROP_FRACTION)
     return loaded, size, crop_fraction
@@ -164,6 +189,11 @@ def _evaluation_report(result: dict) -> str:
             if row["n"]:
                 lines.append(f"  {label:<26}{row['accuracy']:8.4f}  {row['n']:5d}  "
                              f"({', '.join(row['sources'])})")
+    if "by_hand" in result:
+        lines += ["", "where the hand locator found the hand"]
+        for label, key in (("hand found", "found"), ("no hand found", "not_found")):
+            row = result["by_hand"][key]
+            lines.append(f"  {label:<26}{row['accuracy']:8.4f}  {row['n']:5d}")
     free = result["hand_free"]
     lines += ["", f"no hand   {free['false_letters']:,} of {free['n']:,} hand-free pictures read "
               f"as a letter at >= {free['threshold']:.2f} confidence (median top "
@@ -242,26 +272,33 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     import numpy as np
 
+    from webapp import handshape
     from webapp.evaluation import predict_probs
     from webapp.letters import CLASS_LETTERS
     from webapp.preprocess import FrameError, preprocess
 
     loaded, size, crop_fraction = _load_for_cli(args.model, args.crop_fraction)
     # A hand-crop model gets the box `signlive locate` cached for the image, as a live frame
-    # gets the page's box; an image never located (or without a hand) takes the guide square.
+    # gets the page's box (and a fused model the landmarks found with it); an image never
+    # located (or without a hand) takes the guide square (and no hand shape).
     boxes = None
     if crop_mode(loaded.metadata) == "hand":
         from webapp.locate import BoxCache
 
         boxes = BoxCache.load()
     inputs: list[np.ndarray] = []
+    shapes: list[np.ndarray] = []
     good: list[str] = []
     failed = 0
     for image in args.images:
         try:
             raw = Path(image).read_bytes()
-            box = boxes.get(hashlib.sha256(raw).hexdigest()) if boxes is not None else None
+            digest = hashlib.sha256(raw).hexdigest()
+            box = boxes.get(digest) if boxes is not None else None
             inputs.append(preprocess(raw, crop_fraction, size, box=box))
+            hand = boxes.hand(digest) if boxes is not None else None
+            shapes.append(handshape.features(hand.landmarks if hand else None,
+                                             hand.handedness if hand else None))
             good.append(image)
         except FrameError as exc:
             failed += 1
@@ -270,7 +307,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
             failed += 1
             print(f"signlive predict: error: {image}: cannot read ({exc.strerror or exc})",
                   file=sys.stderr)
-    probs = predict_probs(loaded.model, np.stack(inputs)) if inputs else np.zeros((0, 24))
+    probs = (predict_probs(loaded.model, np.stack(inputs), handshape=np.stack(shapes))
+             if inputs else np.zeros((0, 24)))
     for image, p in zip(good, probs, strict=True):
         order = np.argsort(-p, kind="stable")[:3]  # ties go to the first letter, as argmax
         letter, confidence = CLASS_LETTERS[order[0]], float(p[order[0]])
@@ -433,6 +471,23 @@ def build_parser() -> argparse.ArgumentParser:
     locate_cmd.add_argument("--cache", default=None,
                             help="box cache file (default: the signlive cache folder)")
     locate_cmd.set_defaults(handler=cmd_locate)
+
+    fuse_cmd = commands.add_parser(
+        "fuse", help="add the hand's shape (MediaPipe landmarks) to a hand-crop model")
+    fuse_cmd.add_argument("--base", required=True,
+                          help="the hand-crop image model (.keras) to build on; kept frozen")
+    fuse_cmd.add_argument("--photos", default=None,
+                          help="<LETTER>/ photo folder with located hands (default: "
+                               "$SIGNLIVE_PHOTOS or ../shared/photos)")
+    fuse_cmd.add_argument("--split", default=DEFAULT_SPLIT,
+                          help=f"named photo split: trains on its training sources, chooses on "
+                               f"its validation sources, never reads the held-out ones "
+                               f"(default {DEFAULT_SPLIT})")
+    fuse_cmd.add_argument("--epochs", type=int, default=40)
+    fuse_cmd.add_argument("--seed", type=int, default=0)
+    fuse_cmd.add_argument("--name", default=None, help="model name (default: BASE-handshape)")
+    fuse_cmd.add_argument("--models-dir", default=None)
+    fuse_cmd.set_defaults(handler=cmd_fuse)
 
     bench = commands.add_parser("bench", help="measure server-side inference speed")
     bench.add_argument("--model", default=None)

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from webapp import letters
+from webapp import handshape, letters
 from webapp.preprocess import (
     CROPS,
     DEFAULT_CROP_FRACTION,
@@ -61,6 +61,9 @@ class Dataset:
     description: str
     sha256: str
     skipped: list[str] = field(default_factory=list)  # "path: reason" for unusable photos
+    # (N, handshape.FEATURES) hand-shape features of photos read with their hand boxes (zeros
+    # where no hand was found); None for data without landmarks (Sign MNIST, guide crops).
+    handshape: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.y.shape[0])
@@ -474,6 +477,7 @@ def load_photo_folder(
     images: list[np.ndarray] = []
     labels: list[int] = []
     paths: list[str] = []
+    shapes: list[np.ndarray] = []
     hands = 0
     digest = hashlib.sha256()
     for (item, label), (image, file_digest, reason) in zip(found, results, strict=True):
@@ -481,6 +485,10 @@ def load_photo_folder(
             skipped.append(f"{item}: {reason}")
             continue
         hands += use_boxes is not None and use_boxes.get(file_digest) is not None
+        if use_boxes is not None:
+            hand = use_boxes.hand(file_digest)
+            shapes.append(handshape.features(hand.landmarks if hand else None,
+                                             hand.handedness if hand else None))
         images.append(image)
         labels.append(label)
         paths.append(str(item))
@@ -504,6 +512,7 @@ def load_photo_folder(
         ),
         sha256=digest.hexdigest(),
         skipped=skipped,
+        handshape=np.stack(shapes) if shapes else None,
     )
 
 
@@ -706,7 +715,8 @@ def _subset(dataset: Dataset, mask: np.ndarray, description: str) -> Dataset:
 
     return Dataset(x=dataset.x[mask], y=dataset.y[mask], paths=pick(dataset.paths),
                    sources=pick(dataset.sources), description=description,
-                   sha256=dataset.sha256)
+                   sha256=dataset.sha256,
+                   handshape=None if dataset.handshape is None else dataset.handshape[mask])
 
 
 def load_training_data(

@@ -13,13 +13,17 @@ import numpy as np
 
 from webapp.data import Dataset
 from webapp.letters import CLASS_LETTERS, NUM_CLASSES
+from webapp.nets import image_input_shape, model_inputs
 
 
-def predict_probs(model, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    """Class probabilities (N, 24) from the model's compiled forward pass, in batches."""
+def predict_probs(model, x: np.ndarray, batch_size: int = 256,
+                  handshape: np.ndarray | None = None) -> np.ndarray:
+    """Class probabilities (N, 24) from the model's compiled forward pass, in batches; a
+    fused model also gets the images' hand-shape features (None: no hand in any)."""
     if len(x) == 0:
         return np.zeros((0, NUM_CLASSES), np.float32)
-    probs = np.asarray(model.predict(x, batch_size=batch_size, verbose=0))
+    inputs = model_inputs(model, x, handshape)
+    probs = np.asarray(model.predict(inputs, batch_size=batch_size, verbose=0))
     if probs.ndim != 2 or probs.shape[1] != NUM_CLASSES:
         raise ValueError(f"model outputs shape {probs.shape[1:]}, expected ({NUM_CLASSES},)")
     return probs
@@ -27,7 +31,7 @@ def predict_probs(model, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
 
 def check_input_size(model, x: np.ndarray) -> None:
     """A clear error instead of a shape traceback when the data does not fit the model."""
-    expected = tuple(model.input_shape[1:])
+    expected = tuple(image_input_shape(model)[1:])
     if tuple(x.shape[1:]) != expected:
         raise ValueError(
             f"data has images of shape {tuple(x.shape[1:])}; the model takes {expected}"
@@ -120,12 +124,25 @@ def top_confusions(result: dict, count: int = 10) -> list[dict]:
 def evaluate(model, dataset: Dataset, batch_size: int = 256) -> dict:
     """Score `model` on `dataset`; adds "per_source" when the data set knows its sources."""
     check_input_size(model, dataset.x)
-    probs = predict_probs(model, dataset.x, batch_size=batch_size)
+    probs = predict_probs(model, dataset.x, batch_size=batch_size, handshape=dataset.handshape)
     predicted = probs.argmax(axis=1)
     result = metrics(dataset.y, predicted)
     if dataset.sources:
         result["per_source"] = per_source(dataset.y, predicted, dataset.sources)
+    if dataset.handshape is not None:
+        result["by_hand"] = by_hand(dataset.y, predicted, dataset.handshape[:, 0] > 0)
     return result
+
+
+def by_hand(y_true: np.ndarray, y_pred: np.ndarray, found: np.ndarray) -> dict:
+    """Accuracy where the locator found the hand and where it did not (photos read with
+    their hand boxes): {"found": {"n", "accuracy"}, "not_found": {...}}."""
+    out = {}
+    for key, mask in (("found", found), ("not_found", ~found)):
+        n = int(mask.sum())
+        correct = int((y_true[mask] == y_pred[mask]).sum())
+        out[key] = {"n": n, "correct": correct, "accuracy": correct / n if n else 0.0}
+    return out
 
 
 HAND_FREE_SEED = 20261125  # not a training seed: these pictures are never trained on
@@ -137,7 +154,7 @@ def hand_free_check(model, threshold: float, count: int = 1000) -> dict:
     the live page's confidence threshold. A letter at or above it is a false letter."""
     from webapp.data import hand_free_images
 
-    size = int(model.input_shape[1])
+    size = int(image_input_shape(model)[1])
     top = predict_probs(model, hand_free_images(count, size, HAND_FREE_SEED)).max(axis=1)
     false = int((top >= threshold).sum())
     return {"n": count, "threshold": float(threshold), "false_letters": false,

@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from webapp.handshape import FEATURES, Hand
 from webapp.letters import CLASS_LETTERS
 from webapp.preprocess import DEFAULT_CROP, DEFAULT_CROP_FRACTION, FrameError, crop_mode, preprocess
 from webapp.registry import LoadedModel
@@ -50,8 +51,9 @@ Reply = Callable[[str, dict], None]
 """reply(event, payload): event is "prediction" or "error"; called from the worker thread."""
 
 
-def compile_forward(model: Any, input_size: int) -> Callable[[np.ndarray], np.ndarray]:
-    """A compiled `model(x, training=False)` returning numpy probabilities.
+def compile_forward(model: Any, input_size: int) -> Callable[..., np.ndarray]:
+    """A compiled `forward(images, handshape=None)` -> numpy probabilities; the hand-shape
+    features (N, FEATURES) reach only a fused model (nets.build_fused).
 
     On TensorFlow: a tf.function with a batch-agnostic signature (traced once). Measured on
     2 CPU cores for the compact resnet: 4.5 ms (1 frame) / 59 ms (32) against 86 ms for
@@ -59,13 +61,23 @@ def compile_forward(model: Any, input_size: int) -> Callable[[np.ndarray], np.nd
     """
     import keras
 
+    from webapp.handshape import FEATURES
+    from webapp.nets import model_inputs, reads_handshape
+
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 
         spec = tf.TensorSpec([None, input_size, input_size, 1], tf.float32)
+        if reads_handshape(model):
+            shape_spec = tf.TensorSpec([None, FEATURES], tf.float32)
+            graph = tf.function(
+                lambda x, h: model({"image": x, "handshape": h}, training=False),
+                input_signature=[spec, shape_spec])
+            return lambda x, h=None: graph(*model_inputs(model, x, h).values()).numpy()
         graph = tf.function(lambda x: model(x, training=False), input_signature=[spec])
-        return lambda x: graph(x).numpy()
-    return lambda x: keras.ops.convert_to_numpy(model(x, training=False))
+        return lambda x, h=None: graph(x).numpy()
+    return lambda x, h=None: keras.ops.convert_to_numpy(
+        model(model_inputs(model, x, h), training=False))
 
 
 @dataclass(frozen=True)
@@ -78,12 +90,15 @@ class ServedModel:
     forward: Callable[[np.ndarray], np.ndarray]
     loaded: LoadedModel
     crop: str = DEFAULT_CROP  # "hand": crop around the frame's hand box when it has one
+    handshape: bool = False  # a fused model: it also reads the frame's hand landmarks
 
 
 def prepare(loaded: LoadedModel, max_batch: int = 32) -> ServedModel:
     """Compile `loaded` and run it once on every padded batch size, so serving starts warm."""
+    from webapp.nets import image_input_shape, reads_handshape
+
     metadata = loaded.metadata
-    size = int(metadata.get("input_size") or loaded.model.input_shape[1])
+    size = int(metadata.get("input_size") or image_input_shape(loaded.model)[1])
     crop = float(metadata.get("crop_fraction") or DEFAULT_CROP_FRACTION)
     mode = crop_mode(metadata)
     forward = compile_forward(loaded.model, size)
@@ -92,7 +107,8 @@ def prepare(loaded: LoadedModel, max_batch: int = 32) -> ServedModel:
         if probs.shape != (bucket, len(CLASS_LETTERS)) or not np.all(np.isfinite(probs)):
             raise ValueError(f"model {loaded.name!r} gives {probs.shape} outputs on warm-up")
     return ServedModel(name=loaded.name, input_size=size, crop_fraction=crop,
-                       forward=forward, loaded=loaded, crop=mode)
+                       forward=forward, loaded=loaded, crop=mode,
+                       handshape=reads_handshape(loaded.model))
 
 
 def _buckets(max_batch: int) -> list[int]:
@@ -111,6 +127,7 @@ class _Pending:
     received: float
     reply: Reply
     box: tuple[float, float, float, float] | None = None  # the page's hand box, frame pixels
+    hand: Hand | None = None  # the landmarks found with that box
 
 
 def top_predictions(probs: np.ndarray, k: int = 3) -> list[list]:
@@ -202,13 +219,16 @@ class InferenceService:
 
     # -- frames -----------------------------------------------------------------------------
     def submit(self, client_id: str, frame_id: int, image: bytes, reply: Reply,
-               box: tuple[float, float, float, float] | None = None) -> None:
+               box: tuple[float, float, float, float] | None = None,
+               hand: Hand | None = None) -> None:
         """Queue a client's frame, replacing its previous one if that is still waiting.
 
         `box` is the hand box the page found in this frame ([x, y, w, h], frame pixels), or
         None; it is checked against the decoded frame only if the served model crops by hand.
+        `hand` (its landmarks) is read only by a model with a hand-shape input.
         """
-        item = _Pending(client_id, frame_id, image, time.perf_counter(), reply, box)
+        item = _Pending(client_id, frame_id, image, time.perf_counter(), reply, box,
+                        hand if box is not None else None)
         with self._cond:
             if self._closed:
                 raise RuntimeError("the inference service is closed")
@@ -221,6 +241,8 @@ class InferenceService:
         self._count("received")
         if box is not None:
             self._count("boxed")
+            if hand is not None:
+                self._count("landmarks")
         if replaced is not None:
             self._count("dropped")
 
@@ -267,6 +289,7 @@ class InferenceService:
                 "frames_answered": self._counts["answered"],
                 "frames_dropped": self._counts["dropped"],
                 "frames_with_box": self._counts["boxed"],
+                "frames_with_landmarks": self._counts["landmarks"],
                 "frames_rejected": dict(self._rejected),
                 "batches": self._counts["batches"],
                 "batch_sizes": dict(sorted(self._batch_sizes.items())),
@@ -344,7 +367,13 @@ class InferenceService:
         x = np.zeros((_bucket_for(n, self.max_batch), served.input_size, served.input_size, 1),
                      np.float32)
         x[:n] = np.stack([value for _, value in good])
-        probs = served.forward(x)[:n]
+        shapes = None
+        if served.handshape:
+            shapes = np.zeros((len(x), FEATURES), np.float32)
+            for i, (item, _) in enumerate(good):
+                if item.hand is not None:
+                    shapes[i] = item.hand.features()
+        probs = served.forward(x, shapes)[:n]
         compute_ms = (time.perf_counter() - start) * 1000.0 / len(batch)
         with self._stats_lock:
             self._counts["batches"] += 1

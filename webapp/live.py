@@ -20,12 +20,13 @@ from typing import Any
 
 import socketio as socketio_lib
 
+from webapp.handshape import Hand
 from webapp.inference import InferenceService
 
 log = logging.getLogger("signlive.live")
 
 NAMESPACE = "/live"
-FRAME_KEYS = frozenset({"id", "image", "box"})
+FRAME_KEYS = frozenset({"id", "image", "box", "landmarks", "handedness"})
 MAX_ID = 2**53 - 1  # the largest integer a JavaScript number holds exactly
 
 
@@ -62,6 +63,13 @@ def frame_box(payload: dict) -> tuple[float, float, float, float] | None:
     return None if box is None else tuple(float(v) for v in box)
 
 
+def frame_hand(payload: dict) -> Hand | None:
+    """The hand landmarks of a frame that passed validate_frame (or None)."""
+    if payload.get("landmarks") is None:
+        return None
+    return Hand.parse(payload["landmarks"], payload.get("handedness"))
+
+
 def validate_frame(payload: Any, max_bytes: int) -> tuple[int, bytes]:
     """(id, image bytes) of a well-formed `frame` payload, else BadFrame naming the problem.
 
@@ -95,6 +103,17 @@ def validate_frame(payload: Any, max_bytes: int) -> tuple[int, bytes]:
         isinstance(box, (list, tuple)) and len(box) == 4 and all(map(_finite_number, box))
     ):
         raise BadFrame("bad_box", "'box' must be null or [x, y, w, h] numbers", frame_id)
+    landmarks = payload.get("landmarks")
+    if landmarks is not None:
+        if box is None:
+            raise BadFrame("bad_landmarks", "'landmarks' come with the 'box' they were found "
+                                            "with; this frame has no box", frame_id)
+        if Hand.parse(landmarks) is None:
+            raise BadFrame("bad_landmarks", "'landmarks' must be null or 21 [x, y, z] numbers",
+                           frame_id)
+    if payload.get("handedness") not in (None, "Left", "Right"):
+        raise BadFrame("bad_landmarks", "'handedness' must be null, \"Left\" or \"Right\"",
+                       frame_id)
     return frame_id, bytes(image)
 
 
@@ -103,7 +122,9 @@ class LiveNamespace(socketio_lib.Namespace):
 
     A frame is `{"id", "image"}` plus, optionally, `"box": [x, y, w, h]` (or null): the hand
     the page found, in the encoded frame's pixels. Models trained on hand crops read the
-    square around it; a box outside the decoded frame gets the `bad_box` error.
+    square around it; a box outside the decoded frame gets the `bad_box` error. With the box
+    may come `"landmarks"` (MediaPipe's 21 [x, y, z], same pixels) and `"handedness"`
+    ("Left"/"Right"): models with a hand-shape input read them (webapp/handshape.py).
     """
 
     def __init__(self, inference: InferenceService, max_frame_bytes: int) -> None:
@@ -143,7 +164,7 @@ class LiveNamespace(socketio_lib.Namespace):
             return
         self.inference.submit(sid, frame_id, image,
                               lambda event, data: self.emit(event, data, to=sid),
-                              box=frame_box(payload))
+                              box=frame_box(payload), hand=frame_hand(payload))
 
     def announce_model(self, name: str) -> None:
         """Tell every open page which model now answers (called after a hot swap)."""

@@ -22,9 +22,11 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
+from webapp.handshape import Hand
+
 HANDS_VERSION = "0.4.1675469240"  # static/vendor/mediapipe-hands-<version>, hand-locator.js
-DETECTOR = f"mediapipe-hands-{HANDS_VERSION} lite, one hand, detection 0.5"
-BOX_CACHE_VERSION = 1
+DETECTOR = f"mediapipe-hands-{HANDS_VERSION} lite, one hand, detection 0.5, margin retry 0.5"
+BOX_CACHE_VERSION = 2  # v2: the 21 landmarks and handedness beside each box
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 CHROMIUM = os.environ.get("SIGNLIVE_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu")
@@ -53,10 +55,12 @@ def default_cache_path() -> Path | None:
 
 @dataclass
 class BoxCache:
-    """sha256 of a photo -> its hand box [x, y, w, h] in its pixels, or None (no hand found)."""
+    """sha256 of a photo -> its hand box [x, y, w, h] in its pixels, or None (no hand found),
+    and, for a found hand, its landmarks (`hands`)."""
 
     path: Path | None
     boxes: dict[str, Box | None] = field(default_factory=dict)
+    hands: dict[str, Hand] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: str | os.PathLike | None = None) -> BoxCache:
@@ -78,6 +82,13 @@ class BoxCache:
                 isinstance(box, list) and len(box) == 4 and all(isinstance(v, int) for v in box)
             ):
                 cache.boxes[key] = None if box is None else tuple(box)
+        saved_hands = saved.get("hands")
+        if isinstance(saved_hands, dict):
+            for key, hand in saved_hands.items():
+                parsed = Hand.parse(hand.get("landmarks"), hand.get("handedness")) if (
+                    isinstance(hand, dict) and cache.boxes.get(key) is not None) else None
+                if parsed is not None:
+                    cache.hands[key] = parsed
         return cache
 
     def __contains__(self, digest: str) -> bool:
@@ -86,12 +97,17 @@ class BoxCache:
     def get(self, digest: str) -> Box | None:
         return self.boxes.get(digest)
 
+    def hand(self, digest: str) -> Hand | None:
+        """The landmarks found with the box (None: no hand, or not located yet)."""
+        return self.hands.get(digest)
+
     def save(self) -> None:
         """Atomically (temp file, then rename)."""
         if self.path is None:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        payload = {"detector": DETECTOR, "boxes": self.boxes}
+        payload = {"detector": DETECTOR, "boxes": self.boxes,
+                   "hands": {key: hand.to_json() for key, hand in self.hands.items()}}
         tmp = None
         try:
             with tempfile.NamedTemporaryFile(
@@ -219,7 +235,11 @@ def locate_photos(
                     report.errors.append(f"{folder / rel}: {result['error']}")
                     continue
                 box = result.get("box")
-                cache.boxes[todo[rel]] = None if box is None else tuple(int(v) for v in box)
+                digest = todo[rel]
+                cache.boxes[digest] = None if box is None else tuple(int(v) for v in box)
+                hand = Hand.parse(result.get("landmarks"), result.get("handedness"))
+                if box is not None and hand is not None:
+                    cache.hands[digest] = hand
                 report.located += 1
                 report.with_hand += box is not None
             cache.save()

@@ -79,6 +79,8 @@ class _ServiceCollector:
              "Frames replaced by a newer one from the same client before inference"),
             ("signlive_frames_with_box", "frames_with_box",
              "Frames that came with the page's hand box"),
+            ("signlive_frames_with_landmarks", "frames_with_landmarks",
+             "Frames that came with the hand's landmarks (besides its box)"),
             ("signlive_model_swaps", "swaps", "Hot swaps of the served model"),
         ):
             yield CounterMetricFamily(name, doc, value=stats.get(key, 0))

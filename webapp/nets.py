@@ -162,6 +162,76 @@ def build_model(arch: str, input_size: int = 28, num_classes: int = NUM_CLASSES)
     return _BUILDERS[arch](int(input_size), int(num_classes))
 
 
+HANDSHAPE_HIDDEN = (256, 256)
+
+
+def build_handshape_branch(hidden: Sequence[int] = HANDSHAPE_HIDDEN, dropout: float = 0.3,
+                           num_classes: int = NUM_CLASSES) -> keras.Model:
+    """Hand-shape features (webapp/handshape.py) -> letter logits: a small MLP.
+
+    No biases anywhere: an all-zero vector (no hand found) gives all-zero logits, so added to
+    an image model's logits it changes nothing. The features' leading 1 plays the bias for a
+    present hand.
+    """
+    from webapp.handshape import FEATURES
+
+    inputs = keras.Input(shape=(FEATURES,), name="handshape")
+    x = inputs
+    for i, width in enumerate(hidden, start=1):
+        x = layers.Dense(width, activation="relu", use_bias=False, name=f"handshape_fc{i}")(x)
+        x = layers.Dropout(dropout, name=f"handshape_dropout{i}")(x)
+    outputs = layers.Dense(num_classes, use_bias=False, name="handshape_logits")(x)
+    return keras.Model(inputs, outputs, name="handshape_branch")
+
+
+def build_fused(image_model: keras.Model, branch: keras.Model) -> keras.Model:
+    """One model with two inputs, {"image", "handshape"}: the image model's letter logits plus
+    the hand-shape branch's, then softmax (a product of the two experts' probabilities).
+
+    The image model is taken whole and frozen: its last Dense layer ("predictions") is
+    split into the same weights without the softmax, so with no hand (zero features) the
+    fused model gives exactly the image model's probabilities.
+    """
+    head = image_model.get_layer("predictions")
+    features = keras.Model(image_model.inputs, head.input, name="image_features")
+    features.trainable = False
+    image_input = keras.Input(shape=image_model.input_shape[1:], name="image")
+    logits = layers.Dense(head.units, trainable=False, name="image_logits")
+    image_logits = logits(features(image_input))
+    logits.set_weights(head.get_weights())
+    shape_input = keras.Input(shape=branch.input_shape[1:], name="handshape")
+    summed = layers.Add(name="logits")([image_logits, branch(shape_input)])
+    outputs = layers.Activation("softmax", name="predictions")(summed)
+    return keras.Model({"image": image_input, "handshape": shape_input}, outputs,
+                       name=f"{image_model.name}_handshape")
+
+
+def reads_handshape(model: keras.Model) -> bool:
+    """Whether the model takes hand-shape features besides the image (see build_fused)."""
+    return any(tensor.name == "handshape" for tensor in model.inputs)
+
+
+def image_input_shape(model: keras.Model) -> tuple:
+    """(None, S, S, 1) of the model's image input, whether it has one input or two."""
+    if not reads_handshape(model):
+        return tuple(model.input_shape)
+    return next(tuple(t.shape) for t in model.inputs if t.name == "image")
+
+
+def model_inputs(model: keras.Model, images, handshape=None):
+    """What to call `model` with: the images, plus hand-shape features for a fused model
+    (`handshape`: (N, FEATURES) floats; None means no hand in any image: zeros)."""
+    if not reads_handshape(model):
+        return images
+    import numpy as np
+
+    from webapp.handshape import FEATURES
+
+    if handshape is None:
+        handshape = np.zeros((len(images), FEATURES), np.float32)
+    return {"image": images, "handshape": handshape}
+
+
 def augmentation(seed: int | None = None, webcam: bool = False) -> keras.Sequential:
     """On-the-fly augmentation for training only: small shifts, rotations, zoom, light.
 

@@ -44,6 +44,7 @@ def healthz():
         status="ok",
         model=state.model_name,
         crop=state.inference.crop,  # "hand": frames' hand boxes are used; "guide": ignored
+        handshape=state.inference.served.handshape,  # the frames' landmarks are read too
         device=state.device,
         uptime_s=round(state.uptime_s(), 1),
         clients=state.clients,

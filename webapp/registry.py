@@ -88,9 +88,23 @@ def load_model_file(path: str | os.PathLike) -> LoadedModel:
     except Exception as exc:  # keras raises many kinds for a corrupt archive
         raise ModelError(f"{path}: the model does not load ({type(exc).__name__}: {exc})") from None
 
-    input_shape = model.input_shape
-    if isinstance(input_shape, list):
-        raise ModelError(f"{path}: the model has {len(input_shape)} inputs; expected one image")
+    from webapp.handshape import FEATURES, FEATURES_VERSION
+    from webapp.nets import image_input_shape, model_inputs, reads_handshape
+
+    names = sorted(tensor.name for tensor in model.inputs)
+    if len(names) > 1 and names != ["handshape", "image"]:
+        raise ModelError(f"{path}: the model has {len(names)} inputs ({', '.join(names)}); "
+                         "expected one image, or an image and hand-shape features")
+    if reads_handshape(model):
+        shape_input = next(t for t in model.inputs if t.name == "handshape")
+        if tuple(shape_input.shape) != (None, FEATURES):
+            raise ModelError(f"{path}: hand-shape input {tuple(shape_input.shape)} is not "
+                             f"(None, {FEATURES})")
+        declared_shape = metadata.setdefault("handshape", FEATURES_VERSION)
+        if declared_shape != FEATURES_VERSION:
+            raise ModelError(f"{path}: hand-shape features {declared_shape!r} are not this "
+                             f"version's ({FEATURES_VERSION})")
+    input_shape = image_input_shape(model)
     if len(input_shape) != 4 or input_shape[3] != 1 or input_shape[1] != input_shape[2]:
         raise ModelError(f"{path}: input shape {input_shape} is not (None, S, S, 1)")
     size = input_shape[1]
@@ -104,7 +118,8 @@ def load_model_file(path: str | os.PathLike) -> LoadedModel:
             f"{path}: output shape {model.output_shape} is not (None, {NUM_CLASSES}): "
             "the classifier must have one output per letter"
         )
-    probe = np.asarray(model(np.zeros((1, size, size, 1), "float32"), training=False))
+    probe = np.asarray(model(model_inputs(model, np.zeros((1, size, size, 1), "float32")),
+                             training=False))
     if not (np.all(np.isfinite(probe)) and np.all(probe >= 0) and abs(probe.sum() - 1) < 1e-3):
         raise ModelError(f"{path}: the outputs are not softmax probabilities")
     name = metadata.get("name") or path.stem

@@ -30,8 +30,8 @@ export class FrameCapture {
 
   /**
    * The current video frame as {image: ArrayBuffer (JPEG), box: [x, y, w, h] | null,
-   * width, height} (box and size in the encoded frame's pixels), or null when no frame is
-   * ready (or a grab is still running).
+   * landmarks: [[x, y, z] x 21] | null, handedness, width, height} (box, landmarks and size
+   * in the encoded frame's pixels), or null when no frame is ready (or a grab is running).
    */
   async grab(video) {
     const vw = video.videoWidth;
@@ -48,16 +48,23 @@ export class FrameCapture {
       const encoded = new Promise((resolve) => {
         this.canvas.toBlob(resolve, "image/jpeg", this.quality);
       });
-      const box = this.locator ? await this.locate(width, height) : null;
+      const hand = this.locator ? await this.locate(width, height) : null;
       const blob = await encoded;
       if (!blob) return null;
-      return { image: await blob.arrayBuffer(), box, width, height };
+      return {
+        image: await blob.arrayBuffer(),
+        box: hand ? hand.box : null,
+        landmarks: hand ? hand.landmarks : null,
+        handedness: hand ? hand.handedness : null,
+        width,
+        height,
+      };
     } finally {
       this.busy = false;
     }
   }
 
-  /** The hand's box in the canvas, or null (no hand, or the locator failed and is dropped). */
+  /** The hand in the canvas, or null (no hand, or the locator failed and is dropped). */
   async locate(width, height) {
     const locator = this.locator;
     let timedOut = false;
@@ -68,9 +75,9 @@ export class FrameCapture {
       }, LOCATE_TIMEOUT_MS);
     });
     try {
-      const box = await Promise.race([locator.locate(this.canvas, width, height), timeout]);
+      const hand = await Promise.race([locator.find(this.canvas, width, height), timeout]);
       if (timedOut) throw new Error(`the hand locator took over ${LOCATE_TIMEOUT_MS} ms`);
-      return box;
+      return hand;
     } catch (err) {
       this.locator = null;
       if (this.onLocatorError) this.onLocatorError(err);

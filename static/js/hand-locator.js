@@ -43,22 +43,49 @@ export function landmarksBox(landmarks, width, height) {
   return [left, top, right - left, bottom - top];
 }
 
-/** MediaPipe Hands behind one call: an image (canvas, img, video) -> box or null. */
+/**
+ * The 21 landmarks in frame pixels, [[x, y, z], ...] rounded to 0.1 px (z, MediaPipe's depth
+ * relative to the wrist, in the same units as x), or null when any is missing or not finite.
+ */
+export function landmarksPixels(landmarks, width, height) {
+  if (!landmarks || landmarks.length !== 21 || !(width > 0) || !(height > 0)) return null;
+  const round = (v) => Math.round(v * 10) / 10;
+  const out = [];
+  for (const p of landmarks) {
+    const z = Number.isFinite(p.z) ? p.z : 0;
+    if (!Number.isFinite(p.x) || !Number.isFinite(p.y)) return null;
+    out.push([round(p.x * width), round(p.y * height), round(z * width)]);
+  }
+  return out;
+}
+
+// The margin of the second look at a photo without a hand found (see marginRetry).
+export const MARGIN = 0.5;
+
+/** MediaPipe Hands behind one call: an image (canvas, img, video) -> the hand found in it. */
 export class HandLocator {
   /**
    * staticImages: true for unrelated photos (palm detection on every image), false for video
    * (MediaPipe tracks the hand from frame to frame and re-detects when it loses it).
    */
   constructor({ baseUrl = HANDS_DIR, staticImages = false } = {}) {
+    // A photo cropped tight around the hand often defeats the palm detector (it wants some
+    // context); such a photo gets a second look with a gray margin around it. Photos only:
+    // live frames show the whole room, and a padded frame would break MediaPipe's tracking.
+    this.marginRetry = staticImages;
+    this.padCanvas = null;
     if (typeof window.Hands !== "function") {
       throw new Error("MediaPipe Hands is not loaded (static/vendor hands.js)");
     }
     this.hands = new window.Hands({ locateFile: (file) => baseUrl + file });
     this.hands.setOptions({ ...LOCATOR_OPTIONS, staticImageMode: staticImages });
     this.landmarks = null;
+    this.handedness = null;
     this.hands.onResults((results) => {
       const found = results.multiHandLandmarks;
+      const sides = results.multiHandedness;
       this.landmarks = found && found.length ? found[0] : null;
+      this.handedness = sides && sides.length && sides[0].label ? sides[0].label : null;
     });
     this.readyPromise = null;
     this.busy = false;
@@ -70,17 +97,59 @@ export class HandLocator {
     return this.readyPromise;
   }
 
-  /** The hand's box in the image's pixels (width x height), or null when no hand is found. */
-  async locate(image, width, height) {
+  /**
+   * The hand in the image's pixels (width x height): {box: [x, y, w, h], landmarks (see
+   * landmarksPixels), handedness: "Left" | "Right" | null}, or null when no hand is found.
+   */
+  async find(image, width, height) {
     await this.ready();
+    await this.detect(image);
+    if (!this.landmarks && this.marginRetry) await this.detectWithMargin(image, width, height);
+    const box = landmarksBox(this.landmarks, width, height);
+    if (!box) return null;
+    return {
+      box,
+      landmarks: landmarksPixels(this.landmarks, width, height),
+      handedness: this.handedness,
+    };
+  }
+
+  /** One MediaPipe pass; leaves the first hand's normalized landmarks in this.landmarks. */
+  async detect(image) {
     this.landmarks = null;
+    this.handedness = null;
     this.busy = true;
     try {
       await this.hands.send({ image });
     } finally {
       this.busy = false;
     }
-    return landmarksBox(this.landmarks, width, height);
+  }
+
+  /**
+   * The image drawn in the middle of a canvas MARGIN times its size larger on every side
+   * (mid-gray around it); landmarks found there are mapped back to the image's own 0..1.
+   */
+  async detectWithMargin(image, width, height) {
+    const padX = Math.round(width * MARGIN);
+    const padY = Math.round(height * MARGIN);
+    const outerW = width + 2 * padX;
+    const outerH = height + 2 * padY;
+    if (!this.padCanvas) this.padCanvas = document.createElement("canvas");
+    const canvas = this.padCanvas;
+    canvas.width = outerW;
+    canvas.height = outerH;
+    const ctx = canvas.getContext("2d", { alpha: false });
+    ctx.fillStyle = "#808080";
+    ctx.fillRect(0, 0, outerW, outerH);
+    ctx.drawImage(image, padX, padY, width, height);
+    await this.detect(canvas);
+    if (!this.landmarks) return;
+    this.landmarks = this.landmarks.map((p) => ({
+      x: (p.x * outerW - padX) / width,
+      y: (p.y * outerH - padY) / height,
+      z: (p.z * outerW) / width,
+    }));
   }
 
   close() {

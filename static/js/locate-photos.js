@@ -1,11 +1,14 @@
-// `signlive locate` drives this in headless Chromium: photo URLs in, hand boxes out, found
+// `signlive locate` drives this in headless Chromium: photo URLs in, hand boxes and landmarks out, found
 // by the same HandLocator the live page uses (one localization method everywhere).
 
 import { HandLocator } from "./hand-locator.js";
 
 const locator = new HandLocator({ staticImages: true });
 
-/** Each URL -> {box: [x, y, w, h] | null, width, height} or {error} for an unreadable image. */
+/**
+ * Each URL -> {box: [x, y, w, h] | null, landmarks: [[x, y, z] x 21] | null, handedness,
+ * width, height} or {error} for an unreadable image.
+ */
 async function locateBatch(urls) {
   await locator.ready();
   const out = [];
@@ -20,7 +23,14 @@ async function locateBatch(urls) {
     }
     const width = img.naturalWidth;
     const height = img.naturalHeight;
-    out.push({ box: await locator.locate(img, width, height), width, height });
+    const hand = await locator.find(img, width, height);
+    out.push({
+      box: hand ? hand.box : null,
+      landmarks: hand ? hand.landmarks : null,
+      handedness: hand ? hand.handedness : null,
+      width,
+      height,
+    });
   }
   return out;
 }

@@ -159,9 +159,15 @@ export class LiveClient {
     this.lastSentAt = sentAt;
     this.framesSent += 1;
     // The box is optional in the contract: a frame without one is read in the guide square.
+    // Landmarks (and handedness) go with a box, for models that read the hand's shape too.
     if (frame.box) {
       this.framesWithBox += 1;
-      this.socket.emit("frame", { id, image: frame.image, box: frame.box });
+      const message = { id, image: frame.image, box: frame.box };
+      if (frame.landmarks) {
+        message.landmarks = frame.landmarks;
+        if (frame.handedness) message.handedness = frame.handedness;
+      }
+      this.socket.emit("frame", message);
     } else {
       this.socket.emit("frame", { id, image: frame.image });
     }

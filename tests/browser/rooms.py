@@ -24,6 +24,7 @@ import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import cv2
 import numpy as np
@@ -74,9 +75,17 @@ def held_out_webcam_sources() -> list[str]:
     return sorted(split.held_out & split.raw_webcam)
 
 
-def locate_images(images: dict[str, bytes], workdir: Path) -> dict[str, tuple | None]:
-    """{"<LETTER>/<name>.jpg": encoded bytes} -> the hand box `signlive locate` finds in each
-    ([x, y, w, h] in its pixels, or None), run on a folder and cache under `workdir`."""
+class Located(NamedTuple):
+    """What `signlive locate` found in one image: the hand box ([x, y, w, h] in its pixels)
+    and the landmarks (webapp.handshape.Hand), or None for both when no hand was found."""
+
+    box: tuple | None
+    hand: Any
+
+
+def locate_images(images: dict[str, bytes], workdir: Path) -> dict[str, Located]:
+    """{"<LETTER>/<name>.jpg": encoded bytes} -> what `signlive locate` finds in each, run on
+    a folder and cache under `workdir`."""
     from webapp.locate import BoxCache, photo_digest
 
     folder = workdir / "photos"
@@ -96,7 +105,8 @@ def locate_images(images: dict[str, bytes], workdir: Path) -> dict[str, tuple | 
         raise SceneError(f"signlive locate failed ({done.returncode}): "
                          f"{(done.stderr or done.stdout).strip()[-500:]}")
     boxes = BoxCache.load(cache)
-    return {rel: boxes.get(photo_digest(folder / rel)) for rel in images}
+    digests = {rel: photo_digest(folder / rel) for rel in images}
+    return {rel: Located(boxes.get(d), boxes.hand(d)) for rel, d in digests.items()}
 
 
 # --- empty rooms ---------------------------------------------------------------------------------
@@ -225,7 +235,8 @@ def empty_rooms(photos_dir: Path | None, workdir: Path, *, people: bool = False,
         candidates = {src: spread_photos(photos_dir, src, per_source) for src in sources}
         images = {f"{p.parent.name}/{p.name}": p.read_bytes()
                   for paths in candidates.values() for p in paths}
-        boxes = locate_images(images, workdir) if images else {}
+        found = locate_images(images, workdir) if images else {}
+        boxes = {rel: located.box for rel, located in found.items()}
         people_rooms = []
         for source in sources:
             motion = stillness(spread_photos(photos_dir, source, STILLNESS_PHOTOS))

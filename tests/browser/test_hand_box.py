@@ -151,6 +151,9 @@ def test_the_page_finds_the_hand_sends_its_box_and_draws_it(server, hand_browser
         # The server got the boxes and refused none; answers keep coming.
         after = stats()
         assert after["frames_with_box"] - before["frames_with_box"] >= 5
+        # ... and the hand's landmarks with them, none refused.
+        assert after["frames_with_landmarks"] - before["frames_with_landmarks"] >= 5
+        assert "bad_landmarks" not in after["frames_rejected"]
         assert after["frames_rejected"].get("bad_box", 0) == before["frames_rejected"].get(
             "bad_box", 0)
         page.wait_for_function("n => window.signlive.client.stats.count >= n + 5",

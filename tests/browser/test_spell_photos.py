@@ -56,6 +56,7 @@ def chosen(tmp_path_factory):
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} is missing: `make browser-deps` installs it")
     from webapp.evaluation import predict_probs
+    from webapp.handshape import FEATURES
     from webapp.letters import letter_to_class
     from webapp.preprocess import DEFAULT_CROP_FRACTION, crop_mode, preprocess
     from webapp.registry import load_model_file
@@ -65,10 +66,15 @@ def chosen(tmp_path_factory):
     crop = float(loaded.metadata.get("crop_fraction") or DEFAULT_CROP_FRACTION)
     hand_crop = crop_mode(loaded.metadata) == "hand"
 
-    def probs(images: list[bytes], boxes: list) -> np.ndarray:
-        x = np.stack([preprocess(image, crop, size, box=box if hand_crop else None)
-                      for image, box in zip(images, boxes, strict=True)])
-        return predict_probs(loaded.model, x)
+    def probs(images: list[bytes], found: list) -> np.ndarray:
+        """What the server answers for each image sent with what the page found in it (box
+        and landmarks; None: no hand found)."""
+        x = np.stack([preprocess(image, crop, size,
+                                 box=spot.box if hand_crop and spot is not None else None)
+                      for image, spot in zip(images, found, strict=True)])
+        shapes = np.stack([spot.hand.features() if spot is not None and spot.hand else
+                           np.zeros(FEATURES, np.float32) for spot in found])
+        return predict_probs(loaded.model, x, handshape=shapes)
 
     # Between letters: the hand-free picture the model finds least like any letter.
     backs = [background(v) for v in (0, 40, 90, 128, 170, 215, 255)] + [synthetic_room()]
@@ -82,12 +88,12 @@ def chosen(tmp_path_factory):
                   for path in letter_photos(photos, letter, sources, PER_SOURCE)}
     sent = {key: as_sent(camera_frame(path)) for key, (_, path) in candidates.items()}
     try:
-        boxes = locate_images(sent, tmp_path_factory.mktemp("locate"))
+        found = locate_images(sent, tmp_path_factory.mktemp("locate"))
     except SceneError as exc:
         pytest.fail(str(exc))
     # The page's locator must find the hand: photos where it does not are not candidates.
-    keys = [key for key in candidates if boxes[key] is not None]
-    p = probs([sent[key] for key in keys], [boxes[key] for key in keys]) if keys else None
+    keys = [key for key in candidates if found[key].box is not None]
+    p = probs([sent[key] for key in keys], [found[key] for key in keys]) if keys else None
     best: dict[str, tuple] = {}
     for i, key in enumerate(keys):
         letter, path = candidates[key]
