@@ -254,3 +254,19 @@ def test_signlive_locate_on_real_photos(tmp_path: Path, capsys) -> None:
     ds = data.load_photo_folder(folder, crop="hand", boxes=cache)
     assert len(ds) == 4 and "hand found in 3" in ds.description
     assert seconds < 60, f"locating 4 photos took {seconds:.0f} s"
+
+    # A photo reads the same whatever the locator saw before it (MediaPipe would otherwise
+    # carry the last photo's hand over): other photos first, in another order, same result.
+    again = tmp_path / "again"
+    for i, rel in enumerate(reversed(REAL_HANDS)):
+        (again / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(folder / rel, again / rel)
+        shutil.copyfile(folder / REAL_HANDS[i], again / "A" / f"aa{i}_1.jpg")  # read first
+    second = tmp_path / "again.json"
+    code, _, err = run_cli(capsys, "locate", again, "--cache", second, "--jobs", "1")
+    assert code == 0, err
+    redone = BoxCache.load(second)
+    for rel in REAL_HANDS:
+        digest = photo_digest(folder / rel)
+        assert redone.get(digest) == cache.get(digest), rel
+        assert redone.hand(digest) == cache.hand(digest), rel

@@ -297,8 +297,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
             box = boxes.get(digest) if boxes is not None else None
             inputs.append(preprocess(raw, crop_fraction, size, box=box))
             hand = boxes.hand(digest) if boxes is not None else None
-            shapes.append(handshape.features(hand.landmarks if hand else None,
-                                             hand.handedness if hand else None))
+            shapes.append(hand.features() if hand else np.zeros(handshape.FEATURES, np.float32))
             good.append(image)
         except FrameError as exc:
             failed += 1

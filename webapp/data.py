@@ -487,8 +487,7 @@ def load_photo_folder(
         hands += use_boxes is not None and use_boxes.get(file_digest) is not None
         if use_boxes is not None:
             hand = use_boxes.hand(file_digest)
-            shapes.append(handshape.features(hand.landmarks if hand else None,
-                                             hand.handedness if hand else None))
+            shapes.append(hand.features() if hand else np.zeros(handshape.FEATURES, np.float32))
         images.append(image)
         labels.append(label)
         paths.append(str(item))

@@ -24,11 +24,12 @@ from pathlib import Path
 import numpy as np
 
 from webapp import config as app_config
-from webapp import device, splits
+from webapp import device, nets, splits
 from webapp.data import DataError, load_photo_folder
 from webapp.evaluation import predict_probs
 from webapp.handshape import FEATURES_VERSION, augment
 from webapp.letters import CLASS_LETTERS
+from webapp.nets import HANDSHAPE_DROPOUT, HANDSHAPE_HIDDEN
 from webapp.preprocess import DEFAULT_CROP_FRACTION, crop_mode
 from webapp.registry import LoadedModel, ModelError, Registry, load_model_file
 
@@ -50,8 +51,8 @@ class FuseConfig:
     split: str = splits.DEFAULT_SPLIT
     epochs: int = 40
     seed: int = 0
-    hidden: tuple[int, ...] = (256, 256)
-    dropout: float = 0.3
+    hidden: tuple[int, ...] = HANDSHAPE_HIDDEN
+    dropout: float = HANDSHAPE_DROPOUT
     batch_size: int = 128
     learning_rate: float = 1e-3
     models_dir: str | None = None
@@ -101,8 +102,6 @@ def _accuracy(logits: np.ndarray, y: np.ndarray) -> float:
 def fuse(config: FuseConfig, progress: Progress | None = None) -> FuseResult:
     """Train the hand-shape branch for `config.base`, fuse, and save the fused model."""
     import keras
-
-    from webapp import nets
 
     config.validate()
     started = time.perf_counter()

@@ -18,7 +18,10 @@ A frame may come with the page's hand box ([x, y, w, h] in the frame's pixels, f
 MediaPipe Hands in the browser). The box travels with its frame; the served model's metadata
 says whether it was trained on crops around the hand (`"crop": "hand"`: the box is used) or on
 the guide square (`"guide"`, the default for models that predate hand crops: the box is
-ignored, so swapping models never changes what a page has to send).
+ignored, so swapping models never changes what a page has to send). The hand's landmarks may
+come with the box; a fused model (metadata "handshape", nets.build_fused) reads them as
+features (webapp/handshape.py), zeros when a frame has none, and every other model ignores
+them.
 """
 
 from __future__ import annotations
@@ -61,7 +64,6 @@ def compile_forward(model: Any, input_size: int) -> Callable[..., np.ndarray]:
     """
     import keras
 
-    from webapp.handshape import FEATURES
     from webapp.nets import model_inputs, reads_handshape
 
     if keras.backend.backend() == "tensorflow":
@@ -73,7 +75,12 @@ def compile_forward(model: Any, input_size: int) -> Callable[..., np.ndarray]:
             graph = tf.function(
                 lambda x, h: model({"image": x, "handshape": h}, training=False),
                 input_signature=[spec, shape_spec])
-            return lambda x, h=None: graph(*model_inputs(model, x, h).values()).numpy()
+
+            def forward(x: np.ndarray, h: np.ndarray | None = None) -> np.ndarray:
+                inputs = model_inputs(model, x, h)
+                return graph(inputs["image"], inputs["handshape"]).numpy()
+
+            return forward
         graph = tf.function(lambda x: model(x, training=False), input_signature=[spec])
         return lambda x, h=None: graph(x).numpy()
     return lambda x, h=None: keras.ops.convert_to_numpy(
@@ -87,7 +94,7 @@ class ServedModel:
     name: str
     input_size: int
     crop_fraction: float
-    forward: Callable[[np.ndarray], np.ndarray]
+    forward: Callable[..., np.ndarray]  # (images, handshape features or None) -> probs
     loaded: LoadedModel
     crop: str = DEFAULT_CROP  # "hand": crop around the frame's hand box when it has one
     handshape: bool = False  # a fused model: it also reads the frame's hand landmarks

@@ -25,7 +25,7 @@ from urllib.parse import quote, unquote, urlsplit
 from webapp.handshape import Hand
 
 HANDS_VERSION = "0.4.1675469240"  # static/vendor/mediapipe-hands-<version>, hand-locator.js
-DETECTOR = f"mediapipe-hands-{HANDS_VERSION} lite, one hand, detection 0.5, margin retry 0.5"
+DETECTOR = f"mediapipe-hands-{HANDS_VERSION} lite, one hand, detection 0.5, reset per photo"
 BOX_CACHE_VERSION = 2  # v2: the 21 landmarks and handedness beside each box
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 CHROMIUM = os.environ.get("SIGNLIVE_CHROMIUM", "/usr/bin/chromium")

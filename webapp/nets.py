@@ -163,9 +163,11 @@ def build_model(arch: str, input_size: int = 28, num_classes: int = NUM_CLASSES)
 
 
 HANDSHAPE_HIDDEN = (256, 256)
+HANDSHAPE_DROPOUT = 0.3
 
 
-def build_handshape_branch(hidden: Sequence[int] = HANDSHAPE_HIDDEN, dropout: float = 0.3,
+def build_handshape_branch(hidden: Sequence[int] = HANDSHAPE_HIDDEN,
+                           dropout: float = HANDSHAPE_DROPOUT,
                            num_classes: int = NUM_CLASSES) -> keras.Model:
     """Hand-shape features (webapp/handshape.py) -> letter logits: a small MLP.
 

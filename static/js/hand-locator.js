@@ -59,9 +59,6 @@ export function landmarksPixels(landmarks, width, height) {
   return out;
 }
 
-// The margin of the second look at a photo without a hand found (see marginRetry).
-export const MARGIN = 0.5;
-
 /** MediaPipe Hands behind one call: an image (canvas, img, video) -> the hand found in it. */
 export class HandLocator {
   /**
@@ -69,16 +66,12 @@ export class HandLocator {
    * (MediaPipe tracks the hand from frame to frame and re-detects when it loses it).
    */
   constructor({ baseUrl = HANDS_DIR, staticImages = false } = {}) {
-    // A photo cropped tight around the hand often defeats the palm detector (it wants some
-    // context); such a photo gets a second look with a gray margin around it. Photos only:
-    // live frames show the whole room, and a padded frame would break MediaPipe's tracking.
-    this.marginRetry = staticImages;
-    this.padCanvas = null;
     if (typeof window.Hands !== "function") {
       throw new Error("MediaPipe Hands is not loaded (static/vendor hands.js)");
     }
     this.hands = new window.Hands({ locateFile: (file) => baseUrl + file });
     this.hands.setOptions({ ...LOCATOR_OPTIONS, staticImageMode: staticImages });
+    this.staticImages = staticImages;
     this.landmarks = null;
     this.handedness = null;
     this.hands.onResults((results) => {
@@ -104,7 +97,6 @@ export class HandLocator {
   async find(image, width, height) {
     await this.ready();
     await this.detect(image);
-    if (!this.landmarks && this.marginRetry) await this.detectWithMargin(image, width, height);
     const box = landmarksBox(this.landmarks, width, height);
     if (!box) return null;
     return {
@@ -120,36 +112,14 @@ export class HandLocator {
     this.handedness = null;
     this.busy = true;
     try {
+      // Unrelated photos: nothing of the previous one may steer this one (MediaPipe keeps
+      // some state between calls even in static mode), so each is read the same whatever
+      // came before it.
+      if (this.staticImages) this.hands.reset();
       await this.hands.send({ image });
     } finally {
       this.busy = false;
     }
-  }
-
-  /**
-   * The image drawn in the middle of a canvas MARGIN times its size larger on every side
-   * (mid-gray around it); landmarks found there are mapped back to the image's own 0..1.
-   */
-  async detectWithMargin(image, width, height) {
-    const padX = Math.round(width * MARGIN);
-    const padY = Math.round(height * MARGIN);
-    const outerW = width + 2 * padX;
-    const outerH = height + 2 * padY;
-    if (!this.padCanvas) this.padCanvas = document.createElement("canvas");
-    const canvas = this.padCanvas;
-    canvas.width = outerW;
-    canvas.height = outerH;
-    const ctx = canvas.getContext("2d", { alpha: false });
-    ctx.fillStyle = "#808080";
-    ctx.fillRect(0, 0, outerW, outerH);
-    ctx.drawImage(image, padX, padY, width, height);
-    await this.detect(canvas);
-    if (!this.landmarks) return;
-    this.landmarks = this.landmarks.map((p) => ({
-      x: (p.x * outerW - padX) / width,
-      y: (p.y * outerH - padY) / height,
-      z: (p.z * outerW) / width,
-    }));
   }
 
   close() {
