@@ -258,6 +258,7 @@ def test_signlive_locate_on_real_photos(tmp_path: Path, capsys) -> None:
     # A photo reads the same whatever the locator saw before it (MediaPipe would otherwise
     # carry the last photo's hand over): other photos first, in another order, same result.
     again = tmp_path / "again"
+    (again / "A").mkdir(parents=True)
     for i, rel in enumerate(reversed(REAL_HANDS)):
         (again / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(folder / rel, again / rel)
