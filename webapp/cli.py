@@ -148,9 +148,9 @@ def _load_for_cli(model_path: str, crop_fraction: float | None):
     if crop_fraction is not None and not 0.05 <= crop_fraction <= 1.0:
         raise ValueError(f"--crop-fraction {crop_fraction} is outside 0.05-1.0")
     _import_keras_quietly()
-    loaded = load_model_file(model_path)
     from webapp.nets import image_input_shape
 
+    loaded = load_model_file(model_path)
     size = int(image_input_shape(loaded.model)[1])
     if crop_fraction is None:
         crop_fraction = float(loaded.metadata.get("crop_fraction") or DEFAULT_CROP_FRACTION)
