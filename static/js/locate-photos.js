@@ -1,5 +1,5 @@
-// `signlive locate` drives this in headless Chromium: photo URLs in, hand boxes and landmarks out, found
-// by the same HandLocator the live page uses (one localization method everywhere).
+// `signlive locate` drives this in headless Chromium: photo URLs in, hand boxes and landmarks
+// out, found by the same HandLocator the live page uses (one localization method everywhere).
 
 import { HandLocator } from "./hand-locator.js";
 

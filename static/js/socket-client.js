@@ -51,8 +51,9 @@ export class Stats {
 
 export class LiveClient {
   /**
-   * grab: async () => {image: ArrayBuffer, box: [x, y, w, h] | null} | null (a JPEG frame
-   *   and the hand box found in it, in its pixels; null when the camera has none yet)
+   * grab: async () => {image: ArrayBuffer, box: [x, y, w, h] | null, landmarks, handedness}
+   *   | null (a JPEG frame and the hand found in it, in its pixels; null when the camera has
+   *   none yet)
    * handlers: onPrediction(p), onError(e), onModel(name), onStatus(state, detail)
    */
   constructor({ grab, fpsCap = 15, timeoutMs = 2000, handlers = {} }) {
