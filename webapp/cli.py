@@ -296,8 +296,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
             digest = hashlib.sha256(raw).hexdigest()
             box = boxes.get(digest) if boxes is not None else None
             inputs.append(preprocess(raw, crop_fraction, size, box=box))
-            hand = boxes.hand(digest) if boxes is not None else None
-            shapes.append(hand.features() if hand else np.zeros(handshape.FEATURES, np.float32))
+            shapes.append(boxes.features(digest) if boxes is not None
+                          else np.zeros(handshape.FEATURES, np.float32))
             good.append(image)
         except FrameError as exc:
             failed += 1

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from webapp import handshape, letters
+from webapp import letters
 from webapp.preprocess import (
     CROPS,
     DEFAULT_CROP_FRACTION,
@@ -486,8 +486,7 @@ def load_photo_folder(
             continue
         hands += use_boxes is not None and use_boxes.get(file_digest) is not None
         if use_boxes is not None:
-            hand = use_boxes.hand(file_digest)
-            shapes.append(hand.features() if hand else np.zeros(handshape.FEATURES, np.float32))
+            shapes.append(use_boxes.features(file_digest))
         images.append(image)
         labels.append(label)
         paths.append(str(item))

@@ -22,7 +22,9 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
-from webapp.handshape import Hand
+import numpy as np
+
+from webapp.handshape import FEATURES, Hand
 
 HANDS_VERSION = "0.4.1675469240"  # static/vendor/mediapipe-hands-<version>, hand-locator.js
 DETECTOR = f"mediapipe-hands-{HANDS_VERSION} lite, one hand, detection 0.5, reset per photo"
@@ -100,6 +102,12 @@ class BoxCache:
     def hand(self, digest: str) -> Hand | None:
         """The landmarks found with the box (None: no hand, or not located yet)."""
         return self.hands.get(digest)
+
+    def features(self, digest: str) -> np.ndarray:
+        """The hand-shape features of the photo's cached hand (webapp/handshape.py), zeros
+        when it has none: what a fused model reads beside the photo."""
+        hand = self.hands.get(digest)
+        return hand.features() if hand else np.zeros(FEATURES, np.float32)
 
     def save(self) -> None:
         """Atomically (temp file, then rename)."""
