@@ -44,7 +44,7 @@ def test_box_cache_round_trip(tmp_path: Path) -> None:
 
 def test_box_cache_default_path_follows_signlive_cache(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("SIGNLIVE_CACHE", str(tmp_path))
-    assert locate.default_cache_path() == tmp_path / "hand-boxes-v2.json"
+    assert locate.default_cache_path() == tmp_path / "hand-boxes-v3.json"
     BoxCache(locate.default_cache_path(), {A: (0, 0, 1, 1)}).save()
     assert BoxCache.load().boxes == {A: (0, 0, 1, 1)}
     monkeypatch.setenv("SIGNLIVE_CACHE", "off")
@@ -52,18 +52,19 @@ def test_box_cache_default_path_follows_signlive_cache(tmp_path: Path, monkeypat
     assert off.path is None and off.boxes == {}
     off.boxes[A] = None
     off.save()  # nowhere to save: a no-op, not an error
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["hand-boxes-v2.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hand-boxes-v3.json"]
 
 
 @pytest.mark.parametrize("content", [
     "{not json", "", "[1, 2]", "null", '"text"',
     json.dumps({"boxes": {A: [1, 2, 3, 4]}}),  # no detector
     json.dumps({"detector": "mediapipe-hands-0.4.1646424915 full", "boxes": {A: [1, 2, 3, 4]}}),
+    json.dumps({"detector": DETECTOR.replace(" full,", " lite,"), "boxes": {A: [1, 2, 3, 4]}}),
     json.dumps({"detector": DETECTOR, "boxes": [[1, 2, 3, 4]]}),
     json.dumps({"detector": DETECTOR, "boxes": "none"}),
     json.dumps({"detector": DETECTOR}),
 ], ids=["truncated", "empty", "list", "null", "string", "no-detector", "foreign-detector",
-        "boxes-list", "boxes-string", "no-boxes"])
+        "lite-landmark-model", "boxes-list", "boxes-string", "no-boxes"])
 def test_a_corrupt_or_foreign_cache_is_ignored(tmp_path: Path, content: str) -> None:
     path = tmp_path / "boxes.json"
     path.write_text(content)
@@ -72,6 +73,20 @@ def test_a_corrupt_or_foreign_cache_is_ignored(tmp_path: Path, content: str) -> 
     cache.boxes[A] = (5, 6, 7, 8)
     cache.save()  # a fresh, good cache replaces it
     assert BoxCache.load(path).boxes == {A: (5, 6, 7, 8)}
+
+
+def test_the_cache_key_names_the_page_locators_settings() -> None:
+    """The cache is keyed by DETECTOR: it must change whenever the page's locator does, or
+    boxes from other settings would be read as this locator's."""
+    script = (locate.STATIC_DIR / "js" / "hand-locator.js").read_text()
+    assert f'HANDS_VERSION = "{locate.HANDS_VERSION}"' in script
+    complexity = {"0": "lite", "1": "full"}[
+        script.split("modelComplexity: ", 1)[1].split(",", 1)[0]]
+    assert f" {complexity}, one hand, detection 0.5," in DETECTOR
+    assert "maxNumHands: 1," in script and "minDetectionConfidence: 0.5," in script
+    model = locate.STATIC_DIR / "vendor" / f"mediapipe-hands-{locate.HANDS_VERSION}" / (
+        f"hand_landmark_{complexity}.tflite")
+    assert model.is_file()
 
 
 def test_malformed_entries_are_dropped_and_good_ones_kept(tmp_path: Path) -> None:
@@ -157,7 +172,7 @@ def test_locate_photos_bookkeeping(small_folder: Path, tmp_path: Path, monkeypat
 
 def test_the_photo_server_serves_only_its_two_folders(small_folder: Path, tmp_path: Path) -> None:
     (tmp_path / "secret.txt").write_text("not for the page")
-    server, base = locate._serve(small_folder)
+    server, base = locate.serve_photos(small_folder)
     try:
         host, port = base.removeprefix("http://").split(":")
 

@@ -27,8 +27,8 @@ import numpy as np
 from webapp.handshape import FEATURES, Hand
 
 HANDS_VERSION = "0.4.1675469240"  # static/vendor/mediapipe-hands-<version>, hand-locator.js
-DETECTOR = f"mediapipe-hands-{HANDS_VERSION} lite, one hand, detection 0.5, reset per photo"
-BOX_CACHE_VERSION = 2  # v2: the 21 landmarks and handedness beside each box
+DETECTOR = f"mediapipe-hands-{HANDS_VERSION} full, one hand, detection 0.5, reset per photo"
+BOX_CACHE_VERSION = 3  # v2: the 21 landmarks and handedness beside each box; v3: full model
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 CHROMIUM = os.environ.get("SIGNLIVE_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu")
@@ -152,7 +152,8 @@ class _Handler(SimpleHTTPRequestHandler):
         pass
 
 
-def _serve(photos: Path) -> tuple[ThreadingHTTPServer, str]:
+def serve_photos(photos: Path) -> tuple[ThreadingHTTPServer, str]:
+    """A local HTTP server for static/ and the photo folder, on a free port: (server, base URL)."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Handler, photos=photos))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_address[1]}"
@@ -254,7 +255,7 @@ def locate_photos(
             if progress:
                 progress(report.located + len(report.errors) - unreadable, len(todo))
 
-    server, base = _serve(folder)
+    server, base = serve_photos(folder)
     try:
         asyncio.run(_run_pages(base, list(todo), jobs, on_batch))
     finally:

@@ -8,10 +8,12 @@
 
 export const HANDS_VERSION = "0.4.1675469240";
 export const HANDS_DIR = `/static/vendor/mediapipe-hands-${HANDS_VERSION}/`;
-// The lite landmark model: the one vendored, and fast enough for every frame on a laptop.
+// The full landmark model (1; lite is 0): its 21 points read the hand's shape, not only its
+// place, and on validation photos the letter read from them was right 4-5 points more often
+// than with lite's (docs/RESULTS.md). It costs the page more per frame (docs/PERFORMANCE.md).
 export const LOCATOR_OPTIONS = Object.freeze({
   maxNumHands: 1,
-  modelComplexity: 0,
+  modelComplexity: 1,
   minDetectionConfidence: 0.5,
   minTrackingConfidence: 0.5,
   useCpuInference: true,
@@ -64,13 +66,18 @@ export class HandLocator {
   /**
    * staticImages: true for unrelated photos (palm detection on every image), false for video
    * (MediaPipe tracks the hand from frame to frame and re-detects when it loses it).
+   * modelComplexity: LOCATOR_OPTIONS' unless a benchmark compares (bench/hand_locator.py).
    */
-  constructor({ baseUrl = HANDS_DIR, staticImages = false } = {}) {
+  constructor({
+    baseUrl = HANDS_DIR,
+    staticImages = false,
+    modelComplexity = LOCATOR_OPTIONS.modelComplexity,
+  } = {}) {
     if (typeof window.Hands !== "function") {
       throw new Error("MediaPipe Hands is not loaded (static/vendor hands.js)");
     }
     this.hands = new window.Hands({ locateFile: (file) => baseUrl + file });
-    this.hands.setOptions({ ...LOCATOR_OPTIONS, staticImageMode: staticImages });
+    this.hands.setOptions({ ...LOCATOR_OPTIONS, modelComplexity, staticImageMode: staticImages });
     this.staticImages = staticImages;
     this.landmarks = null;
     this.handedness = null;

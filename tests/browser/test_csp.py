@@ -40,10 +40,12 @@ def browser(tmp_path_factory):
         yield b
 
 
-def _open(browser, url: str):
+def _open(browser, url: str, requested: list[str] | None = None):
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     context.add_init_script(RECORD_VIOLATIONS)
     page = context.new_page()
+    if requested is not None:
+        page.on("request", lambda request: requested.append(request.url))
     page.csp_console = []
     page.on("console", lambda msg: ("Content Security Policy" in msg.text
                                     or "Refused to" in msg.text)
@@ -60,7 +62,8 @@ def _assert_clean(page) -> None:
 
 @pytest.mark.parametrize("path", ["/", "/kiosk"])
 def test_live_pages_run_under_the_csp(server, browser, path):
-    page = _open(browser, server.url + path)
+    requested: list[str] = []
+    page = _open(browser, server.url + path, requested)
     try:
         assert "script-src 'self'" in page.evaluate(
             "async () => (await fetch(location.href)).headers.get('content-security-policy')")
@@ -73,6 +76,9 @@ def test_live_pages_run_under_the_csp(server, browser, path):
         page.wait_for_function("() => ['on', 'failed'].includes("
                                "document.body.dataset.handLocator)", timeout=60_000)
         assert page.get_attribute("body", "data-hand-locator") == "on"
+        # ... with the full landmark model, the one `signlive locate` ran over the photos.
+        models = [url.rsplit("/", 1)[-1] for url in requested if url.endswith(".tflite")]
+        assert models == ["hand_landmark_full.tflite"], models
         _assert_clean(page)
     finally:
         page.context.close()

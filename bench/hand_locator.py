@@ -1,0 +1,122 @@
+"""What finding the hand costs the page: MediaPipe Hands' lite against its full landmark model.
+
+    python -m bench.hand_locator [--frames 120] [--photos ../shared/photos] [--per-source 4]
+
+The page's own HandLocator (static/js/hand-locator.js), in headless Chromium (CPU, WASM), on
+640x480 frames drawn from real webcam photos (the split's held-out raw-webcam sources, a few
+photos each; only timed here, nothing is chosen on them). Two modes: "video", as the live
+and kiosk pages run it (each photo held for several frames in a row, so MediaPipe tracks the
+hand), and "photo", as `signlive locate` runs it (palm detection on every image, the graph
+reset first). Prints ms per frame (p50, p90), the frames where a hand was found, and each
+row's p50 against the lite model's in the same mode, measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import statistics
+import sys
+from pathlib import Path
+
+from webapp import config, splits
+from webapp.locate import CHROMIUM, CHROMIUM_FLAGS, serve_photos
+
+TIMED = """async ({urls, frames}) => {
+  const { HandLocator } = await import("/static/js/hand-locator.js");
+  const images = [];
+  for (const url of urls) {
+    const img = new Image();
+    img.src = url;
+    await img.decode();
+    images.push(img);
+  }
+  const canvas = document.createElement("canvas");
+  canvas.width = 640;
+  canvas.height = 480;
+  const ctx = canvas.getContext("2d");
+  const rows = [];
+  for (const mode of ["video", "photo"]) {
+    for (const [model, complexity] of [["lite", 0], ["full", 1]]) {
+      const staticImages = mode === "photo";
+      const locator = new HandLocator({ staticImages, modelComplexity: complexity });
+      await locator.ready();
+      ctx.drawImage(images[0], 0, 0, 640, 480);
+      await locator.find(canvas, 640, 480);  // warm-up: the first pass compiles
+      const times = [];
+      let found = 0;
+      for (let i = 0; i < frames; i++) {
+        ctx.drawImage(images[Math.floor((i * images.length) / frames)], 0, 0, 640, 480);
+        const start = performance.now();
+        const hand = await locator.find(canvas, 640, 480);
+        times.push(performance.now() - start);
+        if (hand) found++;
+      }
+      await locator.close();
+      rows.push({ mode, model, times, found });
+    }
+  }
+  return rows;
+}"""
+
+
+def pick_photos(folder: Path, per_source: int) -> list[str]:
+    """The first `per_source` photos (manifest order) of each held-out raw-webcam source."""
+    split = splits.load(splits.DEFAULT_SPLIT)
+    wanted = set(split.held_out) & set(split.raw_webcam)
+    taken: dict[str, int] = {}
+    picked: list[str] = []
+    with open(folder / "manifest.csv", newline="") as handle:
+        for row in csv.DictReader(handle):
+            source = row["source_tag"]
+            if source in wanted and taken.get(source, 0) < per_source:
+                taken[source] = taken.get(source, 0) + 1
+                picked.append(row["file"])
+    return picked
+
+
+def run(folder: Path, frames: int, per_source: int) -> list[dict]:
+    from playwright.sync_api import sync_playwright
+
+    rels = pick_photos(folder, per_source)
+    if not rels:
+        raise SystemExit(f"{folder}: no held-out raw-webcam photos (manifest.csv) to time on")
+    server, base = serve_photos(folder)
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_FLAGS))
+            try:
+                page = browser.new_page()
+                page.goto(f"{base}/static/locate.html")
+                page.wait_for_function("window.locatorReady", timeout=120_000)
+                urls = [f"{base}/photos/{rel}" for rel in rels]
+                return page.evaluate(TIMED, {"urls": urls, "frames": frames})
+            finally:
+                browser.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=120, help="timed frames per row")
+    parser.add_argument("--photos", default=None, help="photo folder (default ../shared/photos)")
+    parser.add_argument("--per-source", type=int, default=4, help="photos per source")
+    args = parser.parse_args(argv)
+    folder = Path(config.photos_dir(args.photos))
+    rows = run(folder, max(1, args.frames), max(1, args.per_source))
+    lite = {row["mode"]: statistics.median(row["times"]) for row in rows if row["model"] == "lite"}
+    print(f"{'mode':<7}{'landmarks':<11}{'frames':>7}{'found':>7}{'p50 ms':>9}{'p90 ms':>9}"
+          f"{'p50 / lite':>12}")
+    for row in rows:
+        times = sorted(row["times"])
+        p50 = statistics.median(times)
+        p90 = times[min(len(times) - 1, int(0.9 * len(times)))]
+        print(f"{row['mode']:<7}{row['model']:<11}{len(times):>7}{row['found']:>7}{p50:>9.1f}"
+              f"{p90:>9.1f}{p50 / lite[row['mode']]:>11.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
