@@ -1,6 +1,6 @@
 """What finding the hand costs the page: MediaPipe Hands' lite against its full landmark model.
 
-    python -m bench.hand_locator [--frames 120] [--photos ../shared/photos] [--per-source 4]
+    python -m bench.hand_locator [--frames 120] [--photos DIR] [--per-source 4] [--gray]
 
 The page's own HandLocator (static/js/hand-locator.js), in headless Chromium (CPU, WASM), on
 640x480 frames drawn from real webcam photos (the split's held-out raw-webcam sources, a few
@@ -22,7 +22,7 @@ from pathlib import Path
 from webapp import config, splits
 from webapp.locate import CHROMIUM, CHROMIUM_FLAGS, serve_photos
 
-TIMED = """async ({urls, frames}) => {
+TIMED = """async ({urls, frames, gray}) => {
   const { HandLocator } = await import("/static/js/hand-locator.js");
   const images = [];
   for (const url of urls) {
@@ -35,6 +35,7 @@ TIMED = """async ({urls, frames}) => {
   canvas.width = 640;
   canvas.height = 480;
   const ctx = canvas.getContext("2d");
+  if (gray) ctx.filter = "grayscale(1)";
   const rows = [];
   for (const mode of ["video", "photo"]) {
     for (const [model, complexity] of [["lite", 0], ["full", 1]]) {
@@ -75,7 +76,7 @@ def pick_photos(folder: Path, per_source: int) -> list[str]:
     return picked
 
 
-def run(folder: Path, frames: int, per_source: int) -> list[dict]:
+def run(folder: Path, frames: int, per_source: int, gray: bool = False) -> list[dict]:
     from playwright.sync_api import sync_playwright
 
     rels = pick_photos(folder, per_source)
@@ -90,7 +91,7 @@ def run(folder: Path, frames: int, per_source: int) -> list[dict]:
                 page.goto(f"{base}/static/locate.html")
                 page.wait_for_function("window.locatorReady", timeout=120_000)
                 urls = [f"{base}/photos/{rel}" for rel in rels]
-                return page.evaluate(TIMED, {"urls": urls, "frames": frames})
+                return page.evaluate(TIMED, {"urls": urls, "frames": frames, "gray": gray})
             finally:
                 browser.close()
     finally:
@@ -103,9 +104,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", type=int, default=120, help="timed frames per row")
     parser.add_argument("--photos", default=None, help="photo folder (default ../shared/photos)")
     parser.add_argument("--per-source", type=int, default=4, help="photos per source")
+    parser.add_argument("--gray", action="store_true",
+                        help="draw the frames gray (as the browser tests' fake cameras show them)")
     args = parser.parse_args(argv)
     folder = Path(config.photos_dir(args.photos))
-    rows = run(folder, max(1, args.frames), max(1, args.per_source))
+    rows = run(folder, max(1, args.frames), max(1, args.per_source), args.gray)
     lite = {row["mode"]: statistics.median(row["times"]) for row in rows if row["model"] == "lite"}
     print(f"{'mode':<7}{'landmarks':<11}{'frames':>7}{'found':>7}{'p50 ms':>9}{'p90 ms':>9}"
           f"{'p50 / lite':>12}")

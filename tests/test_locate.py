@@ -44,7 +44,7 @@ def test_box_cache_round_trip(tmp_path: Path) -> None:
 
 def test_box_cache_default_path_follows_signlive_cache(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("SIGNLIVE_CACHE", str(tmp_path))
-    assert locate.default_cache_path() == tmp_path / "hand-boxes-v3.json"
+    assert locate.default_cache_path() == tmp_path / "hand-boxes-v2.json"
     BoxCache(locate.default_cache_path(), {A: (0, 0, 1, 1)}).save()
     assert BoxCache.load().boxes == {A: (0, 0, 1, 1)}
     monkeypatch.setenv("SIGNLIVE_CACHE", "off")
@@ -52,19 +52,19 @@ def test_box_cache_default_path_follows_signlive_cache(tmp_path: Path, monkeypat
     assert off.path is None and off.boxes == {}
     off.boxes[A] = None
     off.save()  # nowhere to save: a no-op, not an error
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["hand-boxes-v3.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hand-boxes-v2.json"]
 
 
 @pytest.mark.parametrize("content", [
     "{not json", "", "[1, 2]", "null", '"text"',
     json.dumps({"boxes": {A: [1, 2, 3, 4]}}),  # no detector
     json.dumps({"detector": "mediapipe-hands-0.4.1646424915 full", "boxes": {A: [1, 2, 3, 4]}}),
-    json.dumps({"detector": DETECTOR.replace(" full,", " lite,"), "boxes": {A: [1, 2, 3, 4]}}),
+    json.dumps({"detector": DETECTOR.replace(" lite,", " full,"), "boxes": {A: [1, 2, 3, 4]}}),
     json.dumps({"detector": DETECTOR, "boxes": [[1, 2, 3, 4]]}),
     json.dumps({"detector": DETECTOR, "boxes": "none"}),
     json.dumps({"detector": DETECTOR}),
 ], ids=["truncated", "empty", "list", "null", "string", "no-detector", "foreign-detector",
-        "lite-landmark-model", "boxes-list", "boxes-string", "no-boxes"])
+        "other-landmark-model", "boxes-list", "boxes-string", "no-boxes"])
 def test_a_corrupt_or_foreign_cache_is_ignored(tmp_path: Path, content: str) -> None:
     path = tmp_path / "boxes.json"
     path.write_text(content)

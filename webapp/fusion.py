@@ -49,12 +49,12 @@ class FuseConfig:
     name: str = ""
     photos_dir: str | None = None  # default: config.photos_dir() ($SIGNLIVE_PHOTOS)
     split: str = splits.DEFAULT_SPLIT
-    epochs: int = 80
+    epochs: int = 40
     seed: int = 0
     hidden: tuple[int, ...] = HANDSHAPE_HIDDEN
     dropout: float = HANDSHAPE_DROPOUT
     batch_size: int = 128
-    learning_rate: float = 5e-4
+    learning_rate: float = 1e-3
     models_dir: str | None = None
     weights: tuple[float, ...] = field(default=WEIGHTS)
 

@@ -88,8 +88,8 @@ def features(landmarks: Sequence[Sequence[float]] | None,
     return out
 
 
-def augment(batch: np.ndarray, rng: np.random.Generator, turn_deg: float = 20.0,
-            stretch: float = 0.1, noise: float = 0.02) -> np.ndarray:
+def augment(batch: np.ndarray, rng: np.random.Generator, turn_deg: float = 12.0,
+            stretch: float = 0.1, noise: float = 0.015) -> np.ndarray:
     """Training-time variation of feature vectors: a small in-plane turn, an uneven stretch
     (photos resized to another aspect), landmark jitter. Absent hands stay all zero."""
     out = batch.copy()

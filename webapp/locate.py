@@ -27,8 +27,8 @@ import numpy as np
 from webapp.handshape import FEATURES, Hand
 
 HANDS_VERSION = "0.4.1675469240"  # static/vendor/mediapipe-hands-<version>, hand-locator.js
-DETECTOR = f"mediapipe-hands-{HANDS_VERSION} full, one hand, detection 0.5, reset per photo"
-BOX_CACHE_VERSION = 3  # v2: the 21 landmarks and handedness beside each box; v3: full model
+DETECTOR = f"mediapipe-hands-{HANDS_VERSION} lite, one hand, detection 0.5, reset per photo"
+BOX_CACHE_VERSION = 2  # v2: the 21 landmarks and handedness beside each box
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 CHROMIUM = os.environ.get("SIGNLIVE_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu")

@@ -8,12 +8,12 @@
 
 export const HANDS_VERSION = "0.4.1675469240";
 export const HANDS_DIR = `/static/vendor/mediapipe-hands-${HANDS_VERSION}/`;
-// The full landmark model (1; lite is 0): its 21 points read the hand's shape, not only its
-// place, and on validation photos the letter read from them was right 4-5 points more often
-// than with lite's (docs/RESULTS.md). It costs the page more per frame (docs/PERFORMANCE.md).
+// The lite landmark model (0; full is 1). The full one read the validation photos' hands
+// better, but missed real hands and found false ones in gray camera frames (docs/RESULTS.md,
+// "The full landmark model"), and costs the page 1.4x per frame (docs/PERFORMANCE.md).
 export const LOCATOR_OPTIONS = Object.freeze({
   maxNumHands: 1,
-  modelComplexity: 1,
+  modelComplexity: 0,
   minDetectionConfidence: 0.5,
   minTrackingConfidence: 0.5,
   useCpuInference: true,
