@@ -14,12 +14,11 @@ row's p50 against the lite model's in the same mode, measured in the same run.
 from __future__ import annotations
 
 import argparse
-import csv
 import statistics
 import sys
 from pathlib import Path
 
-from webapp import config, splits
+from webapp import config, data, splits
 from webapp.locate import CHROMIUM, CHROMIUM_FLAGS, serve_photos
 
 TIMED = """async ({urls, frames, gray}) => {
@@ -62,17 +61,19 @@ TIMED = """async ({urls, frames, gray}) => {
 
 
 def pick_photos(folder: Path, per_source: int) -> list[str]:
-    """The first `per_source` photos (manifest order) of each held-out raw-webcam source."""
+    """`per_source` photos of each held-out raw-webcam source, spread over its letters (the
+    folder's sorted order, so always the same), as paths relative to `folder`."""
     split = splits.load(splits.DEFAULT_SPLIT)
-    wanted = set(split.held_out) & set(split.raw_webcam)
-    taken: dict[str, int] = {}
+    wanted = split.held_out & split.raw_webcam
+    by_source: dict[str, list[Path]] = {}
+    for photo, _ in data.list_photos(folder)[0]:
+        if data.photo_source(photo) in wanted:
+            by_source.setdefault(data.photo_source(photo), []).append(photo)
     picked: list[str] = []
-    with open(folder / "manifest.csv", newline="") as handle:
-        for row in csv.DictReader(handle):
-            source = row["source_tag"]
-            if source in wanted and taken.get(source, 0) < per_source:
-                taken[source] = taken.get(source, 0) + 1
-                picked.append(row["file"])
+    for source in sorted(by_source):
+        photos = by_source[source]
+        step = max(1, len(photos) // per_source)
+        picked += [photo.relative_to(folder).as_posix() for photo in photos[::step][:per_source]]
     return picked
 
 
@@ -81,7 +82,7 @@ def run(folder: Path, frames: int, per_source: int, gray: bool = False) -> list[
 
     rels = pick_photos(folder, per_source)
     if not rels:
-        raise SystemExit(f"{folder}: no held-out raw-webcam photos (manifest.csv) to time on")
+        raise SystemExit(f"{folder}: no photos of the held-out raw-webcam sources to time on")
     server, base = serve_photos(folder)
     try:
         with sync_playwright() as pw:

@@ -272,7 +272,6 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     import numpy as np
 
-    from webapp import handshape
     from webapp.evaluation import predict_probs
     from webapp.letters import CLASS_LETTERS
     from webapp.preprocess import FrameError, preprocess
@@ -296,8 +295,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
             digest = hashlib.sha256(raw).hexdigest()
             box = boxes.get(digest) if boxes is not None else None
             inputs.append(preprocess(raw, crop_fraction, size, box=box))
-            shapes.append(boxes.features(digest) if boxes is not None
-                          else np.zeros(handshape.FEATURES, np.float32))
+            if boxes is not None:
+                shapes.append(boxes.features(digest))
             good.append(image)
         except FrameError as exc:
             failed += 1
@@ -306,7 +305,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
             failed += 1
             print(f"signlive predict: error: {image}: cannot read ({exc.strerror or exc})",
                   file=sys.stderr)
-    probs = (predict_probs(loaded.model, np.stack(inputs), handshape=np.stack(shapes))
+    # No box cache (a guide-crop model): no hand shapes either, which predict_probs reads as
+    # no hand in any image.
+    probs = (predict_probs(loaded.model, np.stack(inputs),
+                           handshape=np.stack(shapes) if shapes else None)
              if inputs else np.zeros((0, 24)))
     for image, p in zip(good, probs, strict=True):
         order = np.argsort(-p, kind="stable")[:3]  # ties go to the first letter, as argmax

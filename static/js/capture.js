@@ -7,6 +7,7 @@
 // frames go without a box and the server reads the guide square.
 
 import { captureSize } from "./geometry.js";
+import { NO_HAND } from "./hand-locator.js";
 
 // A locate() that takes longer than this is treated as a failure (the locator is dropped and
 // frames go on without a box): a stuck WASM call must never stall the frame loop.
@@ -51,14 +52,7 @@ export class FrameCapture {
       const hand = this.locator ? await this.locate(width, height) : null;
       const blob = await encoded;
       if (!blob) return null;
-      return {
-        image: await blob.arrayBuffer(),
-        box: hand ? hand.box : null,
-        landmarks: hand ? hand.landmarks : null,
-        handedness: hand ? hand.handedness : null,
-        width,
-        height,
-      };
+      return { image: await blob.arrayBuffer(), ...(hand || NO_HAND), width, height };
     } finally {
       this.busy = false;
     }

@@ -9,8 +9,9 @@
 export const HANDS_VERSION = "0.4.1675469240";
 export const HANDS_DIR = `/static/vendor/mediapipe-hands-${HANDS_VERSION}/`;
 // The lite landmark model (0; full is 1). The full one read the validation photos' hands
-// better, but missed real hands and found false ones in gray camera frames (docs/RESULTS.md,
-// "The full landmark model"), and costs the page 1.4x per frame (docs/PERFORMANCE.md).
+// better, but missed real hands and found a false one in the browser tests' camera frames
+// (docs/RESULTS.md, "The full landmark model"), and costs the page 1.4x per frame
+// (docs/PERFORMANCE.md).
 export const LOCATOR_OPTIONS = Object.freeze({
   maxNumHands: 1,
   modelComplexity: 0,
@@ -60,6 +61,9 @@ export function landmarksPixels(landmarks, width, height) {
   }
   return out;
 }
+
+/** What a frame or photo carries when no hand is found: find()'s fields, all null. */
+export const NO_HAND = Object.freeze({ box: null, landmarks: null, handedness: null });
 
 /** MediaPipe Hands behind one call: an image (canvas, img, video) -> the hand found in it. */
 export class HandLocator {

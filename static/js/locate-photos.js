@@ -1,7 +1,7 @@
 // `signlive locate` drives this in headless Chromium: photo URLs in, hand boxes and landmarks
 // out, found by the same HandLocator the live page uses (one localization method everywhere).
 
-import { HandLocator } from "./hand-locator.js";
+import { HandLocator, NO_HAND } from "./hand-locator.js";
 
 const locator = new HandLocator({ staticImages: true });
 
@@ -24,13 +24,7 @@ async function locateBatch(urls) {
     const width = img.naturalWidth;
     const height = img.naturalHeight;
     const hand = await locator.find(img, width, height);
-    out.push({
-      box: hand ? hand.box : null,
-      landmarks: hand ? hand.landmarks : null,
-      handedness: hand ? hand.handedness : null,
-      width,
-      height,
-    });
+    out.push({ ...(hand || NO_HAND), width, height });
   }
   return out;
 }
