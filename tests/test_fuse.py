@@ -268,12 +268,35 @@ def test_fuse_refuses_a_bad_run_in_one_line(lab: Lab, capsys, extra: list[str],
     assert saved_models(lab) == before
 
 
-def test_fuse_refuses_a_base_that_already_reads_the_hand(fused: FuseRun, lab: Lab,
-                                                        capsys) -> None:
+def test_fuse_on_a_fused_model_retrains_its_branch_over_the_same_image_part(
+        fused: FuseRun, lab: Lab, capsys, scored: data.Dataset) -> None:
+    """The shipped default's image model has no file of its own: fusing a fused model takes
+    its image part (nets.image_part) and trains a new branch; the first file is untouched."""
     assert fused.code == 0
-    argv = fuse_argv(lab, "--base", str(fused.model), "--name", "twice")
-    assert_refused(*run_cli(capsys, argv), "already reads the hand's shape")
-    assert not (lab.models / "twice.keras").exists()
+    before = fused.model.read_bytes()
+    code, out, err = run_cli(capsys, fuse_argv(lab, "--base", str(fused.model), "--epochs",
+                                               "2", "--seed", "1", "--name", "again"))
+    assert code == 0, err
+    assert fused.model.read_bytes() == before
+    again = load_model_file(lab.models / "again.keras")
+    first = load_model_file(fused.model)
+    base = load_model_file(lab.models / "base.keras").model
+    # No hand: exactly the image model, as before; with one, the new branch answers.
+    plain = predict_probs(base, scored.x)
+    np.testing.assert_allclose(predict_probs(again.model, scored.x), plain, rtol=0, atol=1e-6)
+    hand = scored.handshape[:, 0] > 0
+    assert np.abs(predict_probs(again.model, scored.x, handshape=scored.handshape)[hand]
+                  - predict_probs(first.model, scored.x, handshape=scored.handshape)[hand]
+                  ).max() > 1e-4
+    meta = again.metadata
+    assert meta["arch"] == "cnn+handshape" and meta["handshape"] == FEATURES_VERSION
+    assert "image_part_of" not in first.metadata["base_model"]
+    assert meta["base_model"]["name"] == "base"  # the image model's own provenance stays
+    assert meta["base_model"]["sha256"] == first.metadata["base_model"]["sha256"]
+    assert meta["base_model"]["image_part_of"] == {
+        "name": "fused", "file": "fused.keras",
+        "sha256": hashlib.sha256(before).hexdigest()}
+    assert meta["fusion"]["config"]["epochs"] == 2 and len(meta["history"]) == 2
 
 
 def test_fuse_refuses_photos_without_landmarks(lab: Lab, tmp_path: Path, capsys,

@@ -35,7 +35,7 @@ from webapp.registry import LoadedModel, ModelError, Registry, load_model_file
 
 # How much the hand-shape branch's logits count against the image model's: the validation
 # sources pick one of these.
-WEIGHTS = (0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0)
+WEIGHTS = (0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0)
 Progress = Callable[[dict], None]
 
 
@@ -75,7 +75,11 @@ class FuseResult:
     metadata: dict
 
 
-def _base(path: str) -> LoadedModel:
+def _base(path: str) -> tuple[LoadedModel, dict]:
+    """The image model to fuse and what the fused model records of it ("base_model").
+
+    A model that already reads the hand's shape gives its image part, so that its branch can
+    be trained anew (the shipped default's image model has no file of its own)."""
     try:
         base = load_model_file(path)
     except ModelError as exc:
@@ -83,8 +87,23 @@ def _base(path: str) -> LoadedModel:
     if crop_mode(base.metadata) != "hand":
         raise FuseError(f"{path}: the base must be a hand-crop model (metadata \"crop\": "
                         "\"hand\"): its landmarks come with the hand box it crops around")
-    if "handshape" in base.metadata:
-        raise FuseError(f"{path}: this model already reads the hand's shape")
+    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    record = {"name": base.name, "file": os.path.basename(path), "sha256": digest,
+              "history": base.metadata.get("history"), "config": base.metadata.get("config"),
+              "training_seconds": base.metadata.get("training_seconds")}
+    if nets.reads_handshape(base.model):
+        earlier = base.metadata.get("base_model")
+        record = {**(earlier if isinstance(earlier, dict) else {}),
+                  "image_part_of": {"name": base.name, "file": os.path.basename(path),
+                                    "sha256": digest}}
+        try:
+            image = nets.image_part(base.model)
+        except ValueError as exc:
+            raise FuseError(f"{path}: its image part cannot be taken out: {exc}") from None
+        metadata = {k: v for k, v in base.metadata.items()
+                    if k not in ("handshape", "fusion", "base_model")}
+        metadata["arch"] = str(metadata.get("arch", "model")).removesuffix("+handshape")
+        base = LoadedModel(image, metadata, base.name, base.path)
     # build_fused splits the last layer into logits + softmax: it must be that layer.
     names = {layer.name: layer for layer in base.model.layers}
     head = names.get("predictions")
@@ -92,7 +111,18 @@ def _base(path: str) -> LoadedModel:
             head.activation, "__name__", "") != "softmax":
         raise FuseError(f"{path}: the base's last layer must be a softmax Dense layer named "
                         "'predictions' (as every signlive architecture has)")
-    return base
+    return base, record
+
+
+def compiled_branch(config: FuseConfig):
+    """A fresh hand-shape branch, compiled as fuse trains it (bench/shape_cv.py too)."""
+    import keras
+
+    branch = nets.build_handshape_branch(config.hidden, config.dropout)
+    branch.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
+                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                   metrics=["accuracy"])
+    return branch
 
 
 def _accuracy(logits: np.ndarray, y: np.ndarray) -> float:
@@ -106,7 +136,7 @@ def fuse(config: FuseConfig, progress: Progress | None = None) -> FuseResult:
     config.validate()
     started = time.perf_counter()
     registry = Registry(app_config.models_dir(config.models_dir))
-    base = _base(config.base)
+    base, base_record = _base(config.base)
     name = config.name or f"{base.name}-handshape"
     registry.path(name)  # validates the name before any work
     try:
@@ -134,10 +164,7 @@ def fuse(config: FuseConfig, progress: Progress | None = None) -> FuseResult:
     keras.utils.set_random_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     image_logits = np.log(np.clip(predict_probs(base.model, photos.x[val]), 1e-9, 1))
-    branch = nets.build_handshape_branch(config.hidden, config.dropout)
-    branch.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
-                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                   metrics=["accuracy"])
+    branch = compiled_branch(config)
     x_train, y_train = shapes[train], photos.y[train]
     x_val, y_val = shapes[val], photos.y[val]
     val_hand = x_val[:, 0] > 0
@@ -170,7 +197,6 @@ def fuse(config: FuseConfig, progress: Progress | None = None) -> FuseResult:
     last = final.get_layer("handshape_logits")
     last.set_weights([w * weight for w in last.get_weights()])
     fused = nets.build_fused(base.model, final)
-    digest = hashlib.sha256(Path(config.base).read_bytes()).hexdigest()
     metadata = {
         **{k: v for k, v in base.metadata.items() if k not in ("name", "history", "config")},
         "arch": f"{base.metadata.get('arch', 'model')}+handshape",
@@ -180,10 +206,7 @@ def fuse(config: FuseConfig, progress: Progress | None = None) -> FuseResult:
         "device": device.describe(),
         "keras_version": keras.__version__,
         "backend": keras.backend.backend(),
-        "base_model": {"name": base.name, "file": os.path.basename(config.base),
-                       "sha256": digest, "history": base.metadata.get("history"),
-                       "config": base.metadata.get("config"),
-                       "training_seconds": base.metadata.get("training_seconds")},
+        "base_model": base_record,
         "fusion": {
             "weight": weight,
             "best_epoch": best_epoch,
