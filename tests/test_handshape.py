@@ -239,10 +239,10 @@ def test_augment_of_a_batch_without_hands() -> None:
 
 
 def randomize(model, seed: int) -> None:
-    """Give every trainable weight of `model` a random non-zero value (as after training)."""
+    """Give every weight of `model` a random non-zero value (as after training)."""
     rng = np.random.default_rng(seed)
-    for weight in model.trainable_weights:
-        weight.assign(rng.normal(0.0, 0.5, weight.shape).astype("float32"))
+    model.set_weights([rng.normal(0.0, 0.5, w.shape).astype("float32")
+                       for w in model.get_weights()])
 
 
 @pytest.fixture(scope="module")
@@ -279,26 +279,6 @@ def test_the_branch_adds_exactly_nothing_without_a_hand() -> None:
     assert not np.asarray(branch(np.zeros((2, FEATURES), np.float32), training=True)).any()
 
 
-def test_the_branch_reads_the_distances_between_every_two_landmarks() -> None:
-    import keras
-
-    branch = nets.build_handshape_branch((16, 8), 0.3)
-    randomize(branch, 3)  # training never touches the fixed distance layers
-    inner = keras.Model(branch.inputs, branch.get_layer("handshape_distances").output)
-    x = np.stack([features(POINTS, "Right"), features(hand_points(7), "Left"),
-                  np.zeros(FEATURES, np.float32)])
-    x[1, 1 + 3 * 5: 1 + 3 * 6] = x[1, 1 + 3 * 8: 1 + 3 * 9]  # two points in one place
-    got = np.asarray(inner(x))
-    points = x[:, 1:].reshape(-1, NUM_LANDMARKS, 3)[:, :, :nets.HANDSHAPE_DISTANCE_AXES]
-    i, j = np.triu_indices(NUM_LANDMARKS, 1)
-    want = np.sqrt(((points[:, i] - points[:, j]) ** 2).sum(axis=2))
-    assert got.shape == (3, NUM_LANDMARKS * (NUM_LANDMARKS - 1) // 2)
-    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
-    assert not got[2].any() and np.isfinite(got).all()
-    assert {w.name for w in branch.non_trainable_weights} == {"kernel"} and len(
-        branch.non_trainable_weights) == 2
-
-
 def test_the_fused_model_is_its_base_without_a_hand_and_adds_the_branch_with_one(
         parts, batch) -> None:
     base, branch, fused = parts
@@ -322,9 +302,7 @@ def test_only_the_branch_of_a_fused_model_trains(parts) -> None:
     assert len(fused.trainable_weights) == len(branch.trainable_weights) > 0
     trainable = {id(v) for v in fused.trainable_weights}
     assert trainable == {id(v) for v in branch.trainable_weights}
-    # frozen: the whole image model, and the branch's fixed landmark-distance layers
-    assert len(fused.non_trainable_weights) == len(base.weights) + len(
-        branch.non_trainable_weights) == len(base.weights) + 2
+    assert len(fused.non_trainable_weights) == len(base.weights)
 
 
 def test_model_inputs_and_predict_probs_for_one_or_two_inputs(parts, batch) -> None:
@@ -466,14 +444,12 @@ def forcing_branch():
     """A branch that reads one number, landmark 9's x: right of the wrist -> +100 x on R's
     logit, left of it -> on L's. With no hand it adds nothing, as every branch."""
     branch = nets.build_handshape_branch((2,), 0.0)
-    first_layer = branch.get_layer("handshape_fc1")
-    first = np.zeros(first_layer.kernel.shape, np.float32)  # the features, then distances
+    first = np.zeros((FEATURES, 2), np.float32)
     first[X9] = [1.0, -1.0]
     last = np.zeros((2, 24), np.float32)
     last[0, letter_to_class(RIGHT_LETTER)] = 100.0
     last[1, letter_to_class(LEFT_LETTER)] = 100.0
-    first_layer.set_weights([first])
-    branch.get_layer("handshape_logits").set_weights([last])
+    branch.set_weights([first, last])
     return branch
 
 

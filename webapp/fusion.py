@@ -35,7 +35,7 @@ from webapp.registry import LoadedModel, ModelError, Registry, load_model_file
 
 # How much the hand-shape branch's logits count against the image model's: the validation
 # sources pick one of these.
-WEIGHTS = (0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0)
+WEIGHTS = (0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0)
 Progress = Callable[[dict], None]
 
 

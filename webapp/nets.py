@@ -166,19 +166,10 @@ HANDSHAPE_HIDDEN = (256, 256)
 HANDSHAPE_DROPOUT = 0.3
 
 
-HANDSHAPE_DISTANCE_AXES = 2  # distances in the image plane (x, y); MediaPipe's z is rougher
-
-
 def build_handshape_branch(hidden: Sequence[int] = HANDSHAPE_HIDDEN,
                            dropout: float = HANDSHAPE_DROPOUT,
                            num_classes: int = NUM_CLASSES) -> keras.Model:
-    """Hand-shape features (webapp/handshape.py) -> letter logits: a small MLP over the
-    features and the distances between every two of the 21 landmarks.
-
-    Why the distances: a fist's letter is where the thumb tip sits against the fingers, a
-    matter of which points touch, whatever the hand's turn; handed to the MLP ready-made they
-    read the validation sources' hands 4 points better than the coordinates alone
-    (docs/RESULTS.md). They are fixed, frozen layers, so the model stays plain Keras layers.
+    """Hand-shape features (webapp/handshape.py) -> letter logits: a small MLP.
 
     No biases anywhere: an all-zero vector (no hand found) gives all-zero logits, so added to
     an image model's logits it changes nothing. The features' leading 1 plays the bias for a
@@ -187,43 +178,12 @@ def build_handshape_branch(hidden: Sequence[int] = HANDSHAPE_HIDDEN,
     from webapp.handshape import FEATURES
 
     inputs = keras.Input(shape=(FEATURES,), name="handshape")
-    x = layers.Concatenate(name="handshape_geometry")([inputs, landmark_distances(inputs)])
+    x = inputs
     for i, width in enumerate(hidden, start=1):
         x = layers.Dense(width, activation="relu", use_bias=False, name=f"handshape_fc{i}")(x)
         x = layers.Dropout(dropout, name=f"handshape_dropout{i}")(x)
     outputs = layers.Dense(num_classes, use_bias=False, name="handshape_logits")(x)
     return keras.Model(inputs, outputs, name="handshape_branch")
-
-
-def landmark_distances(features, axes: int = HANDSHAPE_DISTANCE_AXES):
-    """(N, FEATURES) hand-shape features -> (N, 210): the distance between every two of the 21
-    landmarks over their first `axes` coordinates, in the features' units (0 for no hand).
-
-    Plain layers only: a frozen Dense takes the differences, UnitNormalization turns each
-    difference d into d / |d| (0 for d = 0), and the sum of d * d / |d| is |d|.
-    """
-    import itertools
-
-    import numpy as np
-
-    from webapp.handshape import FEATURES, NUM_LANDMARKS
-
-    pairs = list(itertools.combinations(range(NUM_LANDMARKS), 2))
-    differences = np.zeros((FEATURES, len(pairs) * axes), np.float32)
-    for k, (i, j) in enumerate(pairs):
-        for axis in range(axes):  # features: [present, x0, y0, z0, x1, ...]
-            differences[1 + 3 * i + axis, axes * k + axis] = 1.0
-            differences[1 + 3 * j + axis, axes * k + axis] = -1.0
-    subtract = layers.Dense(differences.shape[1], use_bias=False, trainable=False,
-                            name="handshape_differences")
-    delta = layers.Reshape((len(pairs), axes), name="handshape_pairs")(subtract(features))
-    subtract.set_weights([differences])
-    unit = layers.UnitNormalization(axis=-1, name="handshape_directions")(delta)
-    along = layers.Multiply(name="handshape_projections")([delta, unit])
-    add_up = layers.Dense(1, use_bias=False, trainable=False, name="handshape_sum")
-    lengths = add_up(along)
-    add_up.set_weights([np.ones((axes, 1), np.float32)])
-    return layers.Reshape((len(pairs),), name="handshape_distances")(lengths)
 
 
 def build_fused(image_model: keras.Model, branch: keras.Model) -> keras.Model:
