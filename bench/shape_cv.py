@@ -24,7 +24,7 @@ import numpy as np
 from webapp import config as app_config
 from webapp import splits
 from webapp.data import DataError, load_photo_folder
-from webapp.fusion import FuseConfig, compiled_branch
+from webapp.fusion import FuseConfig, FuseError, compiled_branch
 from webapp.handshape import augment
 
 LAST = 5  # epochs averaged at the end of each fold
@@ -62,14 +62,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=FuseConfig.epochs)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    config = FuseConfig(base="", epochs=args.epochs, seed=args.seed).validate()
-    split = splits.load(args.split)
-    folder = app_config.photos_dir(args.photos)
     started = time.perf_counter()
     try:
+        config = FuseConfig(base="", epochs=args.epochs, seed=args.seed).validate()
+        split = splits.load(args.split)
+        folder = app_config.photos_dir(args.photos)
         photos = load_photo_folder(folder, size=8, crop="hand",
                                    sources=lambda source: split.role(source) != "held_out")
-    except DataError as exc:
+    except (DataError, FuseError, splits.SplitError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     hand = photos.handshape[:, 0] > 0

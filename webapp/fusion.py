@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -32,6 +33,9 @@ from webapp.letters import CLASS_LETTERS
 from webapp.nets import HANDSHAPE_DROPOUT, HANDSHAPE_HIDDEN
 from webapp.preprocess import DEFAULT_CROP_FRACTION, crop_mode
 from webapp.registry import LoadedModel, ModelError, Registry, load_model_file
+
+if TYPE_CHECKING:
+    import keras
 
 # How much the hand-shape branch's logits count against the image model's: the validation
 # sources pick one of these.
@@ -114,7 +118,7 @@ def _base(path: str) -> tuple[LoadedModel, dict]:
     return base, record
 
 
-def compiled_branch(config: FuseConfig):
+def compiled_branch(config: FuseConfig) -> keras.Model:
     """A fresh hand-shape branch, compiled as fuse trains it (bench/shape_cv.py too)."""
     import keras
 
