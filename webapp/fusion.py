@@ -91,15 +91,14 @@ def _base(path: str) -> tuple[LoadedModel, dict]:
     if crop_mode(base.metadata) != "hand":
         raise FuseError(f"{path}: the base must be a hand-crop model (metadata \"crop\": "
                         "\"hand\"): its landmarks come with the hand box it crops around")
-    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
-    record = {"name": base.name, "file": os.path.basename(path), "sha256": digest,
-              "history": base.metadata.get("history"), "config": base.metadata.get("config"),
+    this_file = {"name": base.name, "file": os.path.basename(path),
+                 "sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest()}
+    record = {**this_file, "history": base.metadata.get("history"),
+              "config": base.metadata.get("config"),
               "training_seconds": base.metadata.get("training_seconds")}
     if nets.reads_handshape(base.model):
         earlier = base.metadata.get("base_model")
-        record = {**(earlier if isinstance(earlier, dict) else {}),
-                  "image_part_of": {"name": base.name, "file": os.path.basename(path),
-                                    "sha256": digest}}
+        record = {**(earlier if isinstance(earlier, dict) else {}), "image_part_of": this_file}
         try:
             image = nets.image_part(base.model)
         except ValueError as exc:
