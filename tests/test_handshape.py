@@ -239,10 +239,10 @@ def test_augment_of_a_batch_without_hands() -> None:
 
 
 def randomize(model, seed: int) -> None:
-    """Give every weight of `model` a random non-zero value (as after training)."""
+    """Give every trainable weight of `model` a random non-zero value (as after training)."""
     rng = np.random.default_rng(seed)
-    model.set_weights([rng.normal(0.0, 0.5, w.shape).astype("float32")
-                       for w in model.get_weights()])
+    for weight in model.trainable_weights:
+        weight.assign(rng.normal(0.0, 0.5, weight.shape).astype("float32"))
 
 
 @pytest.fixture(scope="module")
@@ -279,6 +279,24 @@ def test_the_branch_adds_exactly_nothing_without_a_hand() -> None:
     assert not np.asarray(branch(np.zeros((2, FEATURES), np.float32), training=True)).any()
 
 
+def test_the_branch_reads_a_hand_and_its_mirror_image_alike_and_ignores_depth() -> None:
+    branch = nets.build_handshape_branch((16, 8), 0.3)
+    randomize(branch, 3)
+    x = np.stack([features(hand_points(seed), side)
+                  for seed, side in ((0, "Right"), (1, None), (2, "Left"))])
+    mirrored = x.copy()
+    mirrored[:, 1::3] *= -1  # every landmark's x: the mirror image
+    flattened = x.copy()
+    flattened[:, 3::3] = np.random.default_rng(4).normal(0.0, 1.0, (3, NUM_LANDMARKS))  # z
+    logits = np.asarray(branch(x, training=False))
+    assert np.abs(logits).max() > 0.1
+    np.testing.assert_allclose(branch(mirrored, training=False), logits, rtol=0, atol=1e-5)
+    np.testing.assert_allclose(branch(flattened, training=False), logits, rtol=0, atol=1e-5)
+    # ...but it is not blind: another hand's shape is another answer
+    other = np.asarray(branch(np.roll(x, 1, axis=0), training=False))
+    assert np.abs(other - logits).max() > 0.1
+
+
 def test_the_fused_model_is_its_base_without_a_hand_and_adds_the_branch_with_one(
         parts, batch) -> None:
     base, branch, fused = parts
@@ -302,7 +320,9 @@ def test_only_the_branch_of_a_fused_model_trains(parts) -> None:
     assert len(fused.trainable_weights) == len(branch.trainable_weights) > 0
     trainable = {id(v) for v in fused.trainable_weights}
     assert trainable == {id(v) for v in branch.trainable_weights}
-    assert len(fused.non_trainable_weights) == len(base.weights)
+    # the frozen image model, plus the branch's two fixed views of the features
+    assert len(fused.non_trainable_weights) == len(base.weights) + 2
+    assert len(branch.non_trainable_weights) == 2
 
 
 def test_model_inputs_and_predict_probs_for_one_or_two_inputs(parts, batch) -> None:
@@ -442,8 +462,15 @@ RIGHT_LETTER, LEFT_LETTER = "R", "L"
 
 def forcing_branch():
     """A branch that reads one number, landmark 9's x: right of the wrist -> +100 x on R's
-    logit, left of it -> on L's. With no hand it adds nothing, as every branch."""
-    branch = nets.build_handshape_branch((2,), 0.0)
+    logit, left of it -> on L's. With no hand it adds nothing, as every branch. A plain
+    bias-free MLP, not nets.build_handshape_branch: that one answers a hand and its mirror
+    image alike, and here the side must show, to prove the page's handedness reaches the
+    model."""
+    import keras
+
+    inputs = keras.Input(shape=(FEATURES,), name="handshape")
+    hidden = keras.layers.Dense(2, activation="relu", use_bias=False)(inputs)
+    branch = keras.Model(inputs, keras.layers.Dense(24, use_bias=False)(hidden))
     first = np.zeros((FEATURES, 2), np.float32)
     first[X9] = [1.0, -1.0]
     last = np.zeros((2, 24), np.float32)

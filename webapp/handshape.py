@@ -9,8 +9,10 @@ evaluation.
 The vector is translation and scale free (wrist at the origin, the farthest landmark at
 distance 1) but keeps the hand's rotation: some letters differ mainly by orientation (H/U,
 K/P, G/Q). A left hand (MediaPipe's handedness) is mirrored into a right one, so one
-classifier serves both. It starts with a 1 for "a hand is here": with no hand the whole
-vector is zero, and the model's landmark branch (bias-free) then adds exactly nothing.
+classifier serves both (the branch nets.build_handshape_branch builds reads the mirror image
+too, since that call is often wrong, and leaves the rough depth out). It starts with a 1
+for "a hand is here": with no hand the whole vector is zero, and the model's landmark branch
+(bias-free) then adds exactly nothing.
 """
 
 from __future__ import annotations

@@ -169,20 +169,43 @@ HANDSHAPE_DROPOUT = 0.3
 def build_handshape_branch(hidden: Sequence[int] = HANDSHAPE_HIDDEN,
                            dropout: float = HANDSHAPE_DROPOUT,
                            num_classes: int = NUM_CLASSES) -> keras.Model:
-    """Hand-shape features (webapp/handshape.py) -> letter logits: a small MLP.
+    """Hand-shape features (webapp/handshape.py) -> letter logits: a small MLP that reads the
+    landmarks in the image plane, once as given and once mirrored, and averages the two.
+
+    Why mirrored: the features mirror a left hand into a right one by MediaPipe's left/right
+    call, which is wrong for part of several sources (and a mirror image is the same letter);
+    a branch that answers a hand and its mirror image alike does not depend on that call.
+    Why the plane: the lite landmark model's depth (z) is rough, and the MLP fitted it. Each
+    alone helped a little, the two together most: leave-sources-out, 0.865 of the hands
+    against 0.838 (bench/shape_cv.py; docs/RESULTS.md, "Mirror images and the plane").
+    Both views are fixed, frozen diagonal layers, so the model stays plain Keras layers.
 
     No biases anywhere: an all-zero vector (no hand found) gives all-zero logits, so added to
     an image model's logits it changes nothing. The features' leading 1 plays the bias for a
     present hand.
     """
-    from webapp.handshape import FEATURES
+    import numpy as np
+
+    from webapp.handshape import FEATURES, NUM_LANDMARKS
 
     inputs = keras.Input(shape=(FEATURES,), name="handshape")
-    x = inputs
-    for i, width in enumerate(hidden, start=1):
-        x = layers.Dense(width, activation="relu", use_bias=False, name=f"handshape_fc{i}")(x)
-        x = layers.Dropout(dropout, name=f"handshape_dropout{i}")(x)
-    outputs = layers.Dense(num_classes, use_bias=False, name="handshape_logits")(x)
+    plane = np.array([1.0] + [1.0, 1.0, 0.0] * NUM_LANDMARKS, np.float32)  # [present, x, y, z]
+    mirror = np.array([1.0] + [-1.0, 1.0, 1.0] * NUM_LANDMARKS, np.float32)
+    views = []
+    for name, scale in (("handshape_plane", plane), ("handshape_mirrored", plane * mirror)):
+        view = layers.Dense(FEATURES, use_bias=False, trainable=False, name=name)
+        views.append(view(inputs))
+        view.set_weights([np.diag(scale)])
+    stack = [(layers.Dense(width, activation="relu", use_bias=False, name=f"handshape_fc{i}"),
+              layers.Dropout(dropout, name=f"handshape_dropout{i}"))
+             for i, width in enumerate(hidden, start=1)]
+    logits = layers.Dense(num_classes, use_bias=False, name="handshape_logits")
+    answers = []
+    for x in views:  # the same layers read both views
+        for dense, drop in stack:
+            x = drop(dense(x))
+        answers.append(logits(x))
+    outputs = layers.Average(name="handshape_average")(answers)
     return keras.Model(inputs, outputs, name="handshape_branch")
 
 
