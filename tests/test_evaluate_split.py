@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from webapp import cli, splits
+from webapp.data import file_sha256
 from webapp.handshape import Hand
-from webapp.locate import BoxCache, default_cache_path, photo_digest
+from webapp.locate import BoxCache, default_cache_path
 
 SPLIT = splits.load("photos-v1")
 RAW_HELD_OUT = ["kynmiiso", "mariia00"]  # held out, raw webcam
@@ -131,9 +132,9 @@ def test_hand_crop_is_the_models_own_and_uses_the_boxes(tiny_models_dir, photos,
             if p.name.rsplit("_", 1)[0] in RAW_HELD_OUT + OTHER_HELD_OUT]
     hand = Hand(tuple((12.0 + i % 5 * 3, 10.0 + i, 0.0) for i in range(21)), "Right")
     for index, path in enumerate(held):
-        cache.boxes[photo_digest(path)] = None if index % 3 == 0 else (10, 8, 20, 24)
+        cache.boxes[file_sha256(path)] = None if index % 3 == 0 else (10, 8, 20, 24)
         if index % 3:
-            cache.hands[photo_digest(path)] = hand
+            cache.hands[file_sha256(path)] = hand
     cache.save()
     result = evaluate_json(capsys, tmp_path, "--model", handy, "--data", photos)
     assert result["crop"] == "hand" and result["n"] == 18

@@ -28,10 +28,11 @@ import pytest
 from adminkit import make_photos
 
 from webapp import cli, data, fusion, locate, splits
+from webapp.data import file_sha256
 from webapp.evaluation import metrics, predict_probs
 from webapp.handshape import FEATURES, FEATURES_VERSION, NUM_LANDMARKS, Hand
 from webapp.letters import CLASS_LETTERS, letter_to_class
-from webapp.locate import BoxCache, photo_digest
+from webapp.locate import BoxCache
 from webapp.preprocess import DEFAULT_CROP_FRACTION
 from webapp.registry import Registry, load_model_file
 
@@ -90,7 +91,7 @@ def lab(tmp_path_factory) -> Lab:
         if data.photo_source(photo) in HELD_OUT:
             photo.write_bytes(b"\xff\xd8\xff not a photo")  # decoding it would fail
             continue
-        digest = photo_digest(photo)
+        digest = file_sha256(photo)
         hand_found = not photo.stem.endswith("_3")
         cache.boxes[digest] = BOX if hand_found else None
         if hand_found:

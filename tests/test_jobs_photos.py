@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from adminkit import login, make_photos
 
-from webapp.locate import BoxCache, photo_digest
+from webapp.data import file_sha256
+from webapp.locate import BoxCache
 from webapp.registry import Registry
 
 pytestmark = pytest.mark.slow
@@ -69,7 +70,7 @@ def test_a_photos_run_with_the_guide_crop(admin, models_dir):
 def test_a_photos_run_with_the_hand_crop_uses_the_cached_boxes(admin, photos, models_dir):
     cache = BoxCache.load()  # what `signlive locate` writes, without Chromium
     for i, photo in enumerate(photos):
-        cache.boxes[photo_digest(photo)] = None if i % 5 == 0 else (8, 6, 40, 40)
+        cache.boxes[file_sha256(photo)] = None if i % 5 == 0 else (8, 6, 40, 40)
     cache.save()
     hands = sum(1 for i in range(len(photos)) if i % 5)
     status = admin.get("/api/data").get_json()["photos"]

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from webapp import cli, config, data, locate
-from webapp.locate import DETECTOR, BoxCache, photo_digest
+from webapp.data import file_sha256
+from webapp.locate import DETECTOR, BoxCache
 
 A, B, C = "a" * 64, "b" * 64, "c" * 64
 
@@ -147,7 +148,7 @@ def test_locate_photos_bookkeeping(small_folder: Path, tmp_path: Path, monkeypat
 
     monkeypatch.setattr(locate, "_run_pages", fake_pages)
     cache = BoxCache(tmp_path / "boxes.json")
-    cached_before = photo_digest(small_folder / "C/three_1.png")
+    cached_before = file_sha256(small_folder / "C/three_1.png")
     files = sorted(small_folder.glob("*/*.png")) + [small_folder / "A" / "gone_1.png"]
     progress: list[tuple[int, int]] = []
     report = locate.locate_photos(small_folder, files, cache, jobs=3,
@@ -157,10 +158,10 @@ def test_locate_photos_bookkeeping(small_folder: Path, tmp_path: Path, monkeypat
     assert len(report.errors) == 2 and "gone_1.png: cannot read" in report.errors[0]
     assert report.errors[1].endswith("three_1.png: cannot decode: boom")
     assert progress == [(4, 4)]
-    assert cache.get(photo_digest(small_folder / "A/one_1.png")) == (1, 2, 3, 4)
-    assert isinstance(cache.get(photo_digest(small_folder / "A/one_1.png")), tuple)
-    assert photo_digest(small_folder / "B/two_1.png") in cache
-    assert cache.get(photo_digest(small_folder / "B/two_1.png")) is None
+    assert cache.get(file_sha256(small_folder / "A/one_1.png")) == (1, 2, 3, 4)
+    assert isinstance(cache.get(file_sha256(small_folder / "A/one_1.png")), tuple)
+    assert file_sha256(small_folder / "B/two_1.png") in cache
+    assert cache.get(file_sha256(small_folder / "B/two_1.png")) is None
     assert cached_before not in cache  # a failed photo is not cached, so it is tried again
     assert BoxCache.load(cache.path).boxes == cache.boxes  # saved after the batch
 
@@ -244,13 +245,13 @@ def test_signlive_locate_on_real_photos(tmp_path: Path, capsys) -> None:
     assert len(cache.boxes) == 4
     for rel in REAL_HANDS:
         height, width = cv2.imread(str(folder / rel)).shape[:2]
-        box = cache.get(photo_digest(folder / rel))
+        box = cache.get(file_sha256(folder / rel))
         assert box is not None, f"no hand found in {rel}"
         x, y, w, h = box
         assert 0 <= x and 0 <= y and w > 0 and h > 0, (rel, box)
         assert x + w <= width and y + h <= height, (rel, box, width, height)
         assert w * h < 0.5 * width * height, (rel, box)  # a hand, not the whole picture
-        hand = cache.hand(photo_digest(folder / rel))  # its 21 landmarks came with the box
+        hand = cache.hand(file_sha256(folder / rel))  # its 21 landmarks came with the box
         assert hand is not None and len(hand.landmarks) == 21 and hand.handedness in (
             "Left", "Right"), (rel, hand)
         xs = [p[0] for p in hand.landmarks]
@@ -258,7 +259,7 @@ def test_signlive_locate_on_real_photos(tmp_path: Path, capsys) -> None:
         assert x - 1 <= min(xs) and max(xs) <= x + w + 1, (rel, box, xs)
         assert y - 1 <= min(ys) and max(ys) <= y + h + 1, (rel, box, ys)
         assert hand.features()[0] == 1.0
-    wall = photo_digest(folder / "C" / "wall_1.png")
+    wall = file_sha256(folder / "C" / "wall_1.png")
     assert wall in cache and cache.get(wall) is None and cache.hand(wall) is None
 
     # Everything is cached now: no browser at all the second time.
@@ -283,6 +284,6 @@ def test_signlive_locate_on_real_photos(tmp_path: Path, capsys) -> None:
     assert code == 0, err
     redone = BoxCache.load(second)
     for rel in REAL_HANDS:
-        digest = photo_digest(folder / rel)
+        digest = file_sha256(folder / rel)
         assert redone.get(digest) == cache.get(digest), rel
         assert redone.hand(digest) == cache.hand(digest), rel

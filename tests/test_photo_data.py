@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from webapp import data, splits
+from webapp.data import file_sha256
 from webapp.letters import letter_to_class
-from webapp.locate import BoxCache, photo_digest
+from webapp.locate import BoxCache
 from webapp.preprocess import hand_square, preprocess
 from webapp.training import ConfigError, TrainConfig
 
@@ -187,7 +188,7 @@ def hand_photos(tmp_path: Path) -> Path:
 def _box_cache(root: Path, path: Path | None) -> BoxCache:
     cache = BoxCache(path)
     for rel, box in HAND_FILES.items():
-        cache.boxes[photo_digest(root / rel)] = None if box is None else tuple(box)
+        cache.boxes[file_sha256(root / rel)] = None if box is None else tuple(box)
     return cache
 
 
@@ -234,7 +235,7 @@ def test_hand_crop_follows_the_cached_box(hand_photos: Path, tmp_path: Path, mon
 def test_hand_crop_with_explicit_boxes(hand_photos: Path) -> None:
     cache = _box_cache(hand_photos, None)
     held = hand_photos / "A" / "mariia00_1.png"
-    cache.boxes[photo_digest(held)] = (1000, 1000, 5, 5)  # outside its 160x120 frame
+    cache.boxes[file_sha256(held)] = (1000, 1000, 5, 5)  # outside its 160x120 frame
     ds = data.load_photo_folder(hand_photos, crop="hand", boxes=cache)
     assert [Path(p).name for p in ds.paths] == ["jbhumika_1.png", "hackmit_1.png",
                                                 "kennethowen26_1.png"]
@@ -315,7 +316,7 @@ def test_room_crops_stay_clear_of_the_hand_and_the_arm(tmp_path: Path) -> None:
               for i in range(8)]
     cache = BoxCache(tmp_path / "boxes.json")
     for i, photo in enumerate(photos):
-        cache.boxes[photo_digest(photo)] = (100 + 10 * i, 60, 30, 50)
+        cache.boxes[file_sha256(photo)] = (100 + 10 * i, 60, 30, 50)
     crops = data.room_crops([str(p) for p in photos], 12, 32, seed=3, boxes=cache)
     assert crops.shape[1:] == (32, 32, 1)
     assert 4 <= len(crops) <= 8  # at most one crop a photo
@@ -327,7 +328,7 @@ def test_room_crops_skip_cropped_hands_and_photos_without_a_hand(tmp_path: Path)
     none = _room_photo(tmp_path / "A/jbhumika_2.png", [120, 60, 30, 50])
     unknown = _room_photo(tmp_path / "A/jbhumika_3.png", [100, 60, 30, 50])
     cache = BoxCache(tmp_path / "boxes.json")
-    cache.boxes[photo_digest(big)] = (40, 20, 200, 200)
-    cache.boxes[photo_digest(none)] = None
+    cache.boxes[file_sha256(big)] = (40, 20, 200, 200)
+    cache.boxes[file_sha256(none)] = None
     crops = data.room_crops([str(big), str(none), str(unknown)], 5, 28, boxes=cache)
     assert crops.shape == (0, 28, 28, 1)

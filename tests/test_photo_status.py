@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from adminkit import login, make_photos, wait_for
 
-from webapp import data, photostatus
-from webapp.locate import BoxCache, default_cache_path, photo_digest
+from webapp import data
+from webapp.data import file_sha256
+from webapp.locate import BoxCache, default_cache_path
 from webapp.photostatus import PhotoFolderStatus
 
 
@@ -25,7 +26,7 @@ def box_cache_dir(tmp_path, monkeypatch) -> Path:
 def _save_boxes(photos: list[Path], box=(10, 10, 30, 30)) -> None:
     cache = BoxCache.load()
     for i, photo in enumerate(photos):
-        cache.boxes[photo_digest(photo)] = None if i % 4 == 3 else box  # some: no hand found
+        cache.boxes[file_sha256(photo)] = None if i % 4 == 3 else box  # some: no hand found
     cache.save()
 
 
@@ -75,30 +76,35 @@ def test_the_folder_is_listed_and_hashed_only_when_something_changed(
         tmp_path, box_cache_dir, monkeypatch):
     folder = tmp_path / "photos"
     photos = make_photos(folder, ["cam", "phone"], letters="AB", per_letter=2)
-    listings, reads = [], []
-    real_list, real_read = data.list_photos, Path.read_bytes
+    listings, opened = [], []
+    real_list, real_open = data.list_photos, Path.open
     monkeypatch.setattr(data, "list_photos", lambda f: listings.append(f) or real_list(f))
-    monkeypatch.setattr(Path, "read_bytes", lambda p: reads.append(p) or real_read(p))
+    monkeypatch.setattr(Path, "open", lambda p, *args, **kwargs: opened.append(p)
+                        or real_open(p, *args, **kwargs))
+
+    def reads() -> list[Path]:
+        return [p for p in opened if p.suffix == ".jpg"]
+
     status = PhotoFolderStatus(folder)
     assert status.summary(wait=30)["boxes"] == 0
-    assert len(listings) == 1 and len(reads) == len(photos)
+    assert len(listings) == 1 and len(reads()) == len(photos)
     for _ in range(5):  # page loads
         assert status.summary()["photos"] == 8
-    assert len(listings) == 1 and len(reads) == len(photos)
+    assert len(listings) == 1 and len(reads()) == len(photos)
 
     _save_boxes(photos)  # a new box cache: looked up again, no photo read again
-    reads.clear()
+    opened.clear()
     assert status.summary(wait=30)["boxes"] == 8
-    assert [p for p in reads if p.suffix == ".jpg"] == []
+    assert reads() == []
 
     extra = make_photos(tmp_path / "more", ["web"], letters="A", per_letter=1)[0]
     extra.rename(folder / "A" / "web_0.jpg")  # the letter folder's mtime changes
-    reads.clear()
+    opened.clear()
     grown = status.summary(wait=30)
     assert len(listings) == 2
     # Its bytes are A/cam_0's (same seed): the box cache is keyed by content, so it has a box.
     assert (grown["photos"], grown["sources"], grown["boxes"]) == (9, 3, 9)
-    assert [p.name for p in reads if p.suffix == ".jpg"] == ["web_0.jpg"]
+    assert [p.name for p in reads()] == ["web_0.jpg"]
 
 
 def test_a_disabled_box_cache_is_explained(tmp_path, monkeypatch):
@@ -143,4 +149,5 @@ def test_the_dashboard_shows_the_photo_folder(make_admin_app, tmp_path, box_cach
     assert status["ok"] and status["path"] == str(folder)
     assert (status["photos"], status["sources"], status["boxes"]) == (4, 2, 4)
     assert status["boxes_ready"] is True
-    assert photostatus._DIGESTS  # remembered for the process
+    remembered = {key[0] for key in data._SHA_MEMO}  # for the process (data.file_sha256)
+    assert {str(photo.resolve()) for photo in photos} <= remembered

@@ -10,7 +10,6 @@ the photo's bytes (so copies and renamed files reuse it). Nothing here goes into
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import os
 import tempfile
@@ -24,6 +23,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 import numpy as np
 
+from webapp.data import DataError, cache_dir, file_sha256
 from webapp.handshape import FEATURES, Hand
 
 HANDS_VERSION = "0.4.1675469240"  # static/vendor/mediapipe-hands-<version>, hand-locator.js
@@ -42,15 +42,8 @@ class LocateError(RuntimeError):
 Box = tuple[int, int, int, int]
 
 
-def photo_digest(path: str | os.PathLike) -> str:
-    """The cache key of a photo: sha256 of its bytes."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 def default_cache_path() -> Path | None:
     """hand-boxes-v<N>.json in the data cache folder (None when $SIGNLIVE_CACHE is off)."""
-    from webapp.data import cache_dir
-
     folder = cache_dir()
     return None if folder is None else folder / f"hand-boxes-v{BOX_CACHE_VERSION}.json"
 
@@ -224,9 +217,9 @@ def locate_photos(
         path = Path(item).resolve()
         report.photos += 1
         try:
-            digest = photo_digest(path)
-        except OSError as exc:
-            report.errors.append(f"{item}: cannot read: {exc.strerror or exc}")
+            digest = file_sha256(path)  # the cache key: sha256 of the photo's bytes
+        except DataError as exc:
+            report.errors.append(str(exc))
             continue
         if digest in cache:
             report.cached += 1

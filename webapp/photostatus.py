@@ -12,15 +12,14 @@ answer must be cheap:
   that finds no answer for the current (listing, box cache file mtime and size); that request
   and those after it say `boxes_pending` (with the last numbers, if the listing is the same),
   and the page asks again a few seconds later. Digests are remembered per (path, size, mtime)
-  for the life of the process, so only the first pass reads all the photos (a few seconds
-  for 200 MB); after `signlive locate` updates the cache, a pass is one JSON load and a
+  for the life of the process (`data.file_sha256`), so only the first pass reads all the
+  photos (a few seconds for 200 MB); after `signlive locate` updates the cache, a pass is one JSON load and a
   lookup per photo. A photo rewritten in place, keeping its folder's mtime, keeps its old
   counts until the next listing change or restart.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import threading
@@ -29,22 +28,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 log = logging.getLogger(__name__)
-
-# (path, size, mtime_ns) -> sha256 of the bytes; shared by every folder status of the process.
-_DIGESTS: dict[tuple[str, int, int], str] = {}
-
-
-def _digest(path: Path) -> str | None:
-    """sha256 of a photo's bytes, remembered per (path, size, mtime); None if unreadable."""
-    try:
-        stat = path.stat()
-        key = (str(path), stat.st_size, stat.st_mtime_ns)
-        digest = _DIGESTS.get(key)
-        if digest is None:
-            digest = _DIGESTS[key] = hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
-        return None
-    return digest
 
 
 def _folder_key(folder: Path) -> tuple | None:
@@ -145,16 +128,19 @@ class PhotoFolderStatus:
 
     def _measure(self, listing: _Listing, key: tuple) -> None:
         """The worker: count the photos of `listing` whose hand box is cached."""
+        from webapp.data import DataError, file_sha256
         from webapp.locate import BoxCache
 
         coverage = _Coverage(key)
         try:
             cache = BoxCache.load()
             for path in listing.paths:
-                digest = _digest(path)
-                if digest is None:
+                try:
+                    digest = file_sha256(path)  # remembered per (path, size, mtime)
+                except DataError:
                     coverage.unreadable += 1
-                elif digest in cache:
+                    continue
+                if digest in cache:
                     coverage.boxes += 1
                     coverage.hands += cache.get(digest) is not None
         except Exception as exc:  # a status must not take the dashboard down

@@ -86,7 +86,8 @@ class Located(NamedTuple):
 def locate_images(images: dict[str, bytes], workdir: Path) -> dict[str, Located]:
     """{"<LETTER>/<name>.jpg": encoded bytes} -> what `signlive locate` finds in each, run on
     a folder and cache under `workdir`."""
-    from webapp.locate import BoxCache, photo_digest
+    from webapp.data import file_sha256
+    from webapp.locate import BoxCache
 
     folder = workdir / "photos"
     for rel, data in images.items():
@@ -105,7 +106,7 @@ def locate_images(images: dict[str, bytes], workdir: Path) -> dict[str, Located]
         raise SceneError(f"signlive locate failed ({done.returncode}): "
                          f"{(done.stderr or done.stdout).strip()[-500:]}")
     boxes = BoxCache.load(cache)
-    digests = {rel: photo_digest(folder / rel) for rel in images}
+    digests = {rel: file_sha256(folder / rel) for rel in images}
     return {rel: Located(boxes.get(d), boxes.hand(d)) for rel, d in digests.items()}
 
 
