@@ -13,9 +13,9 @@ answer must be cheap:
   and those after it say `boxes_pending` (with the last numbers, if the listing is the same),
   and the page asks again a few seconds later. Digests are remembered per (path, size, mtime)
   for the life of the process (`data.file_sha256`), so only the first pass reads all the
-  photos (a few seconds for 200 MB); after `signlive locate` updates the cache, a pass is one JSON load and a
-  lookup per photo. A photo rewritten in place, keeping its folder's mtime, keeps its old
-  counts until the next listing change or restart.
+  photos (a few seconds for 200 MB); after `signlive locate` updates the cache, a pass is
+  one JSON load and a lookup per photo. A photo rewritten in place, keeping its folder's
+  mtime, keeps its old counts until the next listing change or restart.
 """
 
 from __future__ import annotations
