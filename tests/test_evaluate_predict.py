@@ -109,8 +109,19 @@ def test_evaluate_by_hand(loaded) -> None:
 def test_evaluate_per_source(loaded) -> None:
     ds = _dataset("AABBY", "ABBBX", sources=["cam", "cam", "cam", "phone", "phone"])
     result = evaluation.evaluate(loaded.model, ds)
-    assert result["per_source"] == {"cam": {"accuracy": pytest.approx(2 / 3), "n": 3},
-                                    "phone": {"accuracy": 0.5, "n": 2}}
+    assert result["per_source"] == {
+        "cam": {"accuracy": pytest.approx(2 / 3), "n": 3, "correct": 2},
+        "phone": {"accuracy": 0.5, "n": 2, "correct": 1}}
+
+
+def test_by_hand_names_both_groups_even_when_one_is_empty() -> None:
+    y_true, y_pred = np.array([0, 1, 2, 3]), np.array([0, 1, 1, 3])
+    every = evaluation.by_hand(y_true, y_pred, np.array([True] * 4))
+    assert every == {"found": {"accuracy": 0.75, "n": 4, "correct": 3},
+                     "not_found": {"accuracy": 0.0, "n": 0, "correct": 0}}
+    split = evaluation.by_hand(y_true, y_pred, np.array([True, False, False, True]))
+    assert split == {"found": {"accuracy": 1.0, "n": 2, "correct": 2},
+                     "not_found": {"accuracy": 0.5, "n": 2, "correct": 1}}
 
 
 def test_evaluate_refuses_wrong_input_size(loaded) -> None:
@@ -199,8 +210,8 @@ def test_cli_evaluate_photo_folder(tiny_model: Path, tmp_path: Path, capsys) -> 
     assert code == 0, stderr
     result = json.loads(stdout)
     assert result["n"] == 3 and result["accuracy"] == pytest.approx(2 / 3)
-    assert result["per_source"] == {"cam": {"accuracy": 0.5, "n": 2},
-                                    "phone": {"accuracy": 1.0, "n": 1}}
+    assert result["per_source"] == {"cam": {"accuracy": 0.5, "n": 2, "correct": 1},
+                                    "phone": {"accuracy": 1.0, "n": 1, "correct": 1}}
     assert len(result["skipped"]) == 1 and "phone_2.jpg" in result["skipped"][0]
 
 

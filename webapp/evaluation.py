@@ -79,14 +79,20 @@ def metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict:
     }
 
 
-def per_source(y_true: np.ndarray, y_pred: np.ndarray, sources: list[str]) -> dict:
-    """{source: {"accuracy", "n"}}, sorted by source name."""
+def per_group(y_true: np.ndarray, y_pred: np.ndarray, groups: list[str]) -> dict:
+    """{group: {"accuracy", "n", "correct"}} for the photos of each group, sorted by name."""
     hits: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     correct = (np.asarray(y_true) == np.asarray(y_pred)).tolist()
-    for source, ok in zip(sources, correct, strict=True):
-        hits[source or "-"][0] += int(ok)
-        hits[source or "-"][1] += 1
-    return {s: {"accuracy": h[0] / h[1], "n": h[1]} for s, h in sorted(hits.items())}
+    for group, ok in zip(groups, correct, strict=True):
+        hits[group][0] += int(ok)
+        hits[group][1] += 1
+    return {g: {"accuracy": h[0] / h[1], "n": h[1], "correct": h[0]}
+            for g, h in sorted(hits.items())}
+
+
+def per_source(y_true: np.ndarray, y_pred: np.ndarray, sources: list[str]) -> dict:
+    """{source: {"accuracy", "n", "correct"}}, sorted by source name ("-" for none)."""
+    return per_group(y_true, y_pred, [source or "-" for source in sources])
 
 
 def split_summary(result: dict, split) -> dict:
@@ -136,13 +142,10 @@ def evaluate(model, dataset: Dataset, batch_size: int = 256) -> dict:
 
 def by_hand(y_true: np.ndarray, y_pred: np.ndarray, found: np.ndarray) -> dict:
     """Accuracy where the locator found the hand and where it did not (photos read with
-    their hand boxes): {"found": {"n", "accuracy"}, "not_found": {...}}."""
-    out = {}
-    for key, mask in (("found", found), ("not_found", ~found)):
-        n = int(mask.sum())
-        correct = int((y_true[mask] == y_pred[mask]).sum())
-        out[key] = {"n": n, "correct": correct, "accuracy": correct / n if n else 0.0}
-    return out
+    their hand boxes): {"found": {"n", "correct", "accuracy"}, "not_found": {...}}."""
+    groups = per_group(y_true, y_pred, ["found" if f else "not_found" for f in found])
+    empty = {"accuracy": 0.0, "n": 0, "correct": 0}
+    return {key: groups.get(key, empty) for key in ("found", "not_found")}
 
 
 HAND_FREE_SEED = 20261125  # not a training seed: these pictures are never trained on
