@@ -13,7 +13,6 @@ and the validation sources choose the epoch and how much the branch counts again
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from collections.abc import Callable
@@ -26,7 +25,7 @@ import numpy as np
 
 from webapp import config as app_config
 from webapp import device, nets, splits
-from webapp.data import DataError, load_photo_folder
+from webapp.data import DataError, file_sha256, load_photo_folder
 from webapp.evaluation import predict_probs
 from webapp.handshape import FEATURES_VERSION, augment
 from webapp.letters import CLASS_LETTERS
@@ -92,7 +91,7 @@ def _base(path: str) -> tuple[LoadedModel, dict]:
         raise FuseError(f"{path}: the base must be a hand-crop model (metadata \"crop\": "
                         "\"hand\"): its landmarks come with the hand box it crops around")
     this_file = {"name": base.name, "file": os.path.basename(path),
-                 "sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest()}
+                 "sha256": file_sha256(path)}
     record = {**this_file, "history": base.metadata.get("history"),
               "config": base.metadata.get("config"),
               "training_seconds": base.metadata.get("training_seconds")}
