@@ -84,6 +84,8 @@ def test_the_cache_key_names_the_page_locators_settings() -> None:
     complexity = {"0": "lite", "1": "full"}[
         script.split("modelComplexity: ", 1)[1].split(",", 1)[0]]
     assert f" {complexity}, one hand, detection 0.5," in DETECTOR
+    assert f"RETRY_PADDING = {locate.RETRY_PADDING};" in script
+    assert DETECTOR.endswith(f", padded retry {locate.RETRY_PADDING}")
     assert "maxNumHands: 1," in script and "minDetectionConfidence: 0.5," in script
     model = locate.STATIC_DIR / "vendor" / f"mediapipe-hands-{locate.HANDS_VERSION}" / (
         f"hand_landmark_{complexity}.tflite")
@@ -216,6 +218,7 @@ def test_cli_locate_errors_are_one_line(small_folder: Path, tmp_path: Path, caps
 
 
 REAL_HANDS = ("B/kynmiiso_1.jpg", "A/mariia00_1.jpg", "V/vedantborse_1.jpg")  # raw webcam
+CLOSE_UP = "U/jbhumika_20.jpg"  # the hand fills the photo: found by the padded second look
 
 
 @pytest.mark.browser
@@ -224,10 +227,10 @@ def test_signlive_locate_on_real_photos(tmp_path: Path, capsys) -> None:
     if not Path(locate.CHROMIUM).exists():
         pytest.skip(f"{locate.CHROMIUM} is missing: `make browser-deps` installs it")
     shared = config.photos_dir()
-    if not all((shared / rel).is_file() for rel in REAL_HANDS):
-        pytest.skip(f"the photos {', '.join(REAL_HANDS)} are not in {shared}")
+    if not all((shared / rel).is_file() for rel in (*REAL_HANDS, CLOSE_UP)):
+        pytest.skip(f"the photos {', '.join((*REAL_HANDS, CLOSE_UP))} are not in {shared}")
     folder = tmp_path / "photos"
-    for rel in REAL_HANDS:
+    for rel in (*REAL_HANDS, CLOSE_UP):
         (folder / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(shared / rel, folder / rel)
     (folder / "C").mkdir()
@@ -239,10 +242,10 @@ def test_signlive_locate_on_real_photos(tmp_path: Path, capsys) -> None:
     code, out, err = run_cli(capsys, "locate", folder, "--cache", cache_file, "--jobs", "1")
     seconds = time.monotonic() - started
     assert code == 0, err
-    assert out.strip() == (f"4 photos: 0 already located, 4 located now (3 with a hand), "
+    assert out.strip() == (f"5 photos: 0 already located, 5 located now (4 with a hand), "
                            f"0 unreadable; cache {cache_file}"), out
     cache = BoxCache.load(cache_file)
-    assert len(cache.boxes) == 4
+    assert len(cache.boxes) == 5
     for rel in REAL_HANDS:
         height, width = cv2.imread(str(folder / rel)).shape[:2]
         box = cache.get(file_sha256(folder / rel))
@@ -259,17 +262,29 @@ def test_signlive_locate_on_real_photos(tmp_path: Path, capsys) -> None:
         assert x - 1 <= min(xs) and max(xs) <= x + w + 1, (rel, box, xs)
         assert y - 1 <= min(ys) and max(ys) <= y + h + 1, (rel, box, ys)
         assert hand.features()[0] == 1.0
+    # The close-up: the first look finds no palm in it, the padded second look finds the hand,
+    # with its landmarks mapped back to the photo's own pixels.
+    height, width = cv2.imread(str(folder / CLOSE_UP)).shape[:2]
+    close = cache.get(file_sha256(folder / CLOSE_UP))
+    assert close is not None, "the padded second look found no hand in the close-up"
+    x, y, w, h = close
+    assert 0 <= x and 0 <= y and x + w <= width and y + h <= height, (close, width, height)
+    assert w * h > 0.3 * width * height, close  # the hand fills much of the photo
+    hand = cache.hand(file_sha256(folder / CLOSE_UP))
+    assert hand is not None and hand.features()[0] == 1.0
+    xs = [p[0] for p in hand.landmarks]
+    assert x - 1 <= min(xs) and max(xs) <= x + w + 1, (close, xs)
     wall = file_sha256(folder / "C" / "wall_1.png")
     assert wall in cache and cache.get(wall) is None and cache.hand(wall) is None
 
     # Everything is cached now: no browser at all the second time.
     code, out, _ = run_cli(capsys, "locate", folder, "--cache", cache_file)
     assert code == 0
-    assert out.startswith("4 photos: 4 already located, 0 located now (0 with a hand)")
+    assert out.startswith("5 photos: 5 already located, 0 located now (0 with a hand)")
     # ...and the boxes drive the hand crop (the wall falls back to the guide square).
     ds = data.load_photo_folder(folder, crop="hand", boxes=cache)
-    assert len(ds) == 4 and "hand found in 3" in ds.description
-    assert seconds < 60, f"locating 4 photos took {seconds:.0f} s"
+    assert len(ds) == 5 and "hand found in 4" in ds.description
+    assert seconds < 60, f"locating 5 photos took {seconds:.0f} s"
 
     # A photo reads the same whatever the locator saw before it (MediaPipe would otherwise
     # carry the last photo's hand over): other photos first, in another order, same result.
