@@ -262,8 +262,8 @@ def test_signlive_locate_on_real_photos(tmp_path: Path, capsys) -> None:
         assert x - 1 <= min(xs) and max(xs) <= x + w + 1, (rel, box, xs)
         assert y - 1 <= min(ys) and max(ys) <= y + h + 1, (rel, box, ys)
         assert hand.features()[0] == 1.0
-    # The close-up: the first look finds no palm in it, the padded second look finds the hand,
-    # with its landmarks mapped back to the photo's own pixels.
+    # The close-up (one look found no hand in it when this test was written; the padded second
+    # look does): its box and landmarks in the photo's own pixels.
     height, width = cv2.imread(str(folder / CLOSE_UP)).shape[:2]
     close = cache.get(file_sha256(folder / CLOSE_UP))
     assert close is not None, "the padded second look found no hand in the close-up"

@@ -12,6 +12,14 @@ export const HANDS_DIR = `/static/vendor/mediapipe-hands-${HANDS_VERSION}/`;
 // better, but missed real hands and found a false one in the browser tests' camera frames
 // (docs/RESULTS.md, "The full landmark model"), and costs the page 1.4x per frame
 // (docs/PERFORMANCE.md).
+export const LOCATOR_OPTIONS = Object.freeze({
+  maxNumHands: 1,
+  modelComplexity: 0,
+  minDetectionConfidence: 0.5,
+  minTrackingConfidence: 0.5,
+  useCpuInference: true,
+});
+
 // A hand that fills the picture (a close-up, a photo cropped to the hand) escapes MediaPipe's
 // palm detector, which was trained on palms smaller than the picture. So the locator has a
 // second look: the picture in the middle of a black square, padded by this fraction of its
@@ -21,13 +29,6 @@ export const HANDS_DIR = `/static/vendor/mediapipe-hands-${HANDS_VERSION}/`;
 // none (docs/RESULTS.md, "Close-ups: the padded second look"). Live frames get it the same
 // way, so a frame without a hand costs the page two looks (docs/PERFORMANCE.md).
 export const RETRY_PADDING = 0.5;
-export const LOCATOR_OPTIONS = Object.freeze({
-  maxNumHands: 1,
-  modelComplexity: 0,
-  minDetectionConfidence: 0.5,
-  minTrackingConfidence: 0.5,
-  useCpuInference: true,
-});
 
 /**
  * The tight box around normalized landmarks ({x, y} in 0..1 of the frame) in frame pixels,

@@ -4,6 +4,8 @@ must spell HELLO. Also leaves screenshots of the live and kiosk pages in test-ar
 
 from __future__ import annotations
 
+import itertools
+
 import cv2
 import numpy as np
 import pytest
@@ -66,7 +68,7 @@ def hello_video(data_dir, tmp_path_factory):
     loaded = load_model_file(MODEL)
     crop = float(loaded.metadata.get("crop_fraction") or 400 / 480)
     size = int(loaded.metadata.get("input_size") or 28)
-    located = iter(range(1_000))
+    located = itertools.count()
 
     def probs(frames: list[np.ndarray]) -> np.ndarray:
         if len(loaded.model.inputs) == 1:  # a picture-only model: the guide square alone
