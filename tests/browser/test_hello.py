@@ -4,8 +4,6 @@ must spell HELLO. Also leaves screenshots of the live and kiosk pages in test-ar
 
 from __future__ import annotations
 
-import itertools
-
 import cv2
 import numpy as np
 import pytest
@@ -68,13 +66,12 @@ def hello_video(data_dir, tmp_path_factory):
     loaded = load_model_file(MODEL)
     crop = float(loaded.metadata.get("crop_fraction") or 400 / 480)
     size = int(loaded.metadata.get("input_size") or 28)
-    located = itertools.count()
 
     def probs(frames: list[np.ndarray]) -> np.ndarray:
         if len(loaded.model.inputs) == 1:  # a picture-only model: the guide square alone
             return predict_probs(loaded.model, np.stack(
                 [preprocess(_as_the_page_sends_it(f), crop, size) for f in frames]))
-        folder = tmp_path_factory.mktemp(f"located{next(located)}")
+        folder = tmp_path_factory.mktemp("located")  # numbered: a new one each call
         boxes, shapes = _what_the_locator_finds(frames, folder)
         x = np.stack([preprocess(_as_the_page_sends_it(f), crop, size, box)
                       for f, box in zip(frames, boxes, strict=True)])
