@@ -60,7 +60,7 @@ def test_box_cache_default_path_follows_signlive_cache(tmp_path: Path, monkeypat
     "{not json", "", "[1, 2]", "null", '"text"',
     json.dumps({"boxes": {A: [1, 2, 3, 4]}}),  # no detector
     json.dumps({"detector": "mediapipe-hands-0.4.1646424915 full", "boxes": {A: [1, 2, 3, 4]}}),
-    json.dumps({"detector": DETECTOR.replace(" lite,", " full,"), "boxes": {A: [1, 2, 3, 4]}}),
+    json.dumps({"detector": DETECTOR.replace(" full,", " lite,"), "boxes": {A: [1, 2, 3, 4]}}),
     json.dumps({"detector": DETECTOR, "boxes": [[1, 2, 3, 4]]}),
     json.dumps({"detector": DETECTOR, "boxes": "none"}),
     json.dumps({"detector": DETECTOR}),

@@ -28,7 +28,7 @@ from webapp.handshape import FEATURES, Hand
 
 HANDS_VERSION = "0.4.1675469240"  # static/vendor/mediapipe-hands-<version>, hand-locator.js
 RETRY_PADDING = 0.5  # hand-locator.js: the padded second look when the first finds no hand
-DETECTOR = (f"mediapipe-hands-{HANDS_VERSION} lite, one hand, detection 0.5, reset per photo, "
+DETECTOR = (f"mediapipe-hands-{HANDS_VERSION} full, one hand, detection 0.5, reset per photo, "
             f"padded retry {RETRY_PADDING}")
 BOX_CACHE_VERSION = 2  # v2: the 21 landmarks and handedness beside each box
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"

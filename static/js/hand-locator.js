@@ -8,13 +8,13 @@
 
 export const HANDS_VERSION = "0.4.1675469240";
 export const HANDS_DIR = `/static/vendor/mediapipe-hands-${HANDS_VERSION}/`;
-// The lite landmark model (0; full is 1). The full one read the validation photos' hands
-// better, but missed real hands and found a false one in the browser tests' camera frames
-// (docs/RESULTS.md, "The full landmark model"), and costs the page 1.4x per frame
-// (docs/PERFORMANCE.md).
+// The full landmark model (1; lite is 0). Across the 23 non-held-out photo sources it finds
+// more hands than lite (19,392 against 18,385 of 22,888, both with the padded second look)
+// and its 21 points read the letter better (2.8 points, bench/shape_cv.py), at 1.3x lite's
+// cost per tracked frame (docs/RESULTS.md, "The full landmark model"; docs/PERFORMANCE.md).
 export const LOCATOR_OPTIONS = Object.freeze({
   maxNumHands: 1,
-  modelComplexity: 0,
+  modelComplexity: 1,
   minDetectionConfidence: 0.5,
   minTrackingConfidence: 0.5,
   useCpuInference: true,

@@ -202,15 +202,15 @@ def synthetic_room(seed: int = 7) -> np.ndarray:
     return np.clip(room, 0, 255).astype(np.uint8)
 
 
-def to_camera(gray: np.ndarray) -> np.ndarray:
-    """A gray picture scaled to the camera size (WIDTH x HEIGHT), letterboxed if its aspect
-    differs (the bars are black, as in a camera's own letterbox)."""
-    height, width = gray.shape
+def to_camera(picture: np.ndarray) -> np.ndarray:
+    """A gray or BGR picture scaled to the camera size (WIDTH x HEIGHT), letterboxed if its
+    aspect differs (the bars are black, as in a camera's own letterbox)."""
+    height, width = picture.shape[:2]
     scale = min(WIDTH / width, HEIGHT / height)
     w, h = round(width * scale), round(height * scale)
     interpolation = cv2.INTER_CUBIC if scale > 1 else cv2.INTER_AREA
-    scaled = cv2.resize(gray, (w, h), interpolation=interpolation)
-    frame = np.zeros((HEIGHT, WIDTH), np.uint8)
+    scaled = cv2.resize(picture, (w, h), interpolation=interpolation)
+    frame = np.zeros((HEIGHT, WIDTH, *picture.shape[2:]), np.uint8)
     top, left = (HEIGHT - h) // 2, (WIDTH - w) // 2
     frame[top : top + h, left : left + w] = scaled
     return frame
@@ -293,9 +293,9 @@ def contact_sheet(rooms: Sequence[Room], path: Path) -> Path:
 # --- whole photos as the camera shows them -------------------------------------------------------
 
 def camera_frame(photo_path: Path) -> np.ndarray:
-    """A raw-webcam photo (person, room and hand) as the fake camera shows it: gray, WIDTH x
-    HEIGHT (letterboxed if it is not 4:3)."""
-    photo = cv2.imread(str(photo_path), cv2.IMREAD_GRAYSCALE)
+    """A raw-webcam photo (person, room and hand) as the fake camera shows it: in color
+    (BGR), WIDTH x HEIGHT (letterboxed if it is not 4:3)."""
+    photo = cv2.imread(str(photo_path), cv2.IMREAD_COLOR)
     if photo is None:
         raise SceneError(f"{photo_path}: cannot be read")
     return to_camera(photo)

@@ -76,9 +76,9 @@ def test_live_pages_run_under_the_csp(server, browser, path):
         page.wait_for_function("() => ['on', 'failed'].includes("
                                "document.body.dataset.handLocator)", timeout=60_000)
         assert page.get_attribute("body", "data-hand-locator") == "on"
-        # ... with the lite landmark model, the one `signlive locate` ran over the photos.
+        # ... with the full landmark model, the one `signlive locate` ran over the photos.
         models = [url.rsplit("/", 1)[-1] for url in requested if url.endswith(".tflite")]
-        assert models == ["hand_landmark_lite.tflite"], models
+        assert models == ["hand_landmark_full.tflite"], models
         _assert_clean(page)
     finally:
         page.context.close()

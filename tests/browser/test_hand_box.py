@@ -7,10 +7,10 @@ marked `"crop": "hand"`, so the boxes the page sends are really cropped around.
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import pytest
 from chromium import DESKTOP, chromium, open_page, playwright, wait_connected_and_running
+from rooms import camera_frame
 from y4m import HEIGHT, WIDTH, background, write_y4m
 
 from webapp import config, create_app
@@ -36,8 +36,7 @@ def hand_video(tmp_path_factory):
     path = config.photos_dir() / HAND_PHOTO[0] / HAND_PHOTO[1]
     if not path.exists():
         pytest.skip(f"{path} is missing (the photo folder is ../shared/photos or $SIGNLIVE_PHOTOS)")
-    photo = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-    frame = cv2.resize(photo, (WIDTH, HEIGHT), interpolation=cv2.INTER_CUBIC)
+    frame = camera_frame(path)  # in color, as a webcam shows it
     return write_y4m(tmp_path_factory.mktemp("video") / "hand.y4m", [frame] * 10)
 
 

@@ -1,8 +1,9 @@
 """A YUV4MPEG2 (.y4m) writer and the fake-camera videos for the browser tests.
 
 Chromium's `--use-file-for-fake-video-capture=FILE.y4m` plays such a file in a loop as the
-camera. Frames are 4:2:0 (C420, the format Chromium's parser accepts) with neutral chroma:
-gray pictures, which is all the recognizer looks at anyway.
+camera. Frames are 4:2:0 (C420, the format Chromium's parser accepts): gray pictures get
+neutral chroma, color (BGR) pictures their own. The server reads gray, but the page's hand
+locator reads the camera's colors, as it does a real webcam's.
 """
 
 from __future__ import annotations
@@ -19,28 +20,30 @@ WIDTH, HEIGHT, FPS = 640, 480, 10
 
 
 def write_y4m(path: str | Path, frames: Iterable[np.ndarray], fps: int = FPS) -> Path:
-    """Write gray uint8 frames (H, W), all the same even size, as a C420 .y4m file."""
+    """Write uint8 frames, gray (H, W) or BGR (H, W, 3), all the same even size, as a C420
+    .y4m file."""
     path = Path(path)
     with path.open("wb") as out:
-        header_written = False
-        chroma = None
+        size = None
         for frame in frames:
             frame = np.ascontiguousarray(frame, dtype=np.uint8)
-            if frame.ndim != 2 or frame.shape[0] % 2 or frame.shape[1] % 2:
-                raise ValueError(f"frames must be gray (H, W) with even sides, got {frame.shape}")
-            height, width = frame.shape
-            if not header_written:
+            color = frame.ndim == 3 and frame.shape[2] == 3
+            if not (frame.ndim == 2 or color) or frame.shape[0] % 2 or frame.shape[1] % 2:
+                raise ValueError("frames must be gray (H, W) or BGR (H, W, 3) with even sides, "
+                                 f"got {frame.shape}")
+            height, width = frame.shape[:2]
+            if size is None:
                 out.write(f"YUV4MPEG2 W{width} H{height} F{fps}:1 Ip A1:1 C420\n".encode())
-                chroma = np.full((height // 2) * (width // 2), 128, np.uint8).tobytes()
-                size = frame.shape
-                header_written = True
-            elif frame.shape != size:
-                raise ValueError(f"frame size changed from {size} to {frame.shape}")
+                size = (height, width)
+            elif (height, width) != size:
+                raise ValueError(f"frame size changed from {size} to {(height, width)}")
             out.write(b"FRAME\n")
-            out.write(frame.tobytes())
-            out.write(chroma)
-            out.write(chroma)
-        if not header_written:
+            if color:  # I420: the Y plane, then U and V at half size, as C420 wants
+                out.write(cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420).tobytes())
+            else:
+                out.write(frame.tobytes())
+                out.write(np.full(height * width // 2, 128, np.uint8).tobytes())
+        if size is None:
             raise ValueError("no frames to write")
     return path
 
