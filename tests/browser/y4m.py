@@ -1,9 +1,11 @@
 """A YUV4MPEG2 (.y4m) writer and the fake-camera videos for the browser tests.
 
 Chromium's `--use-file-for-fake-video-capture=FILE.y4m` plays such a file in a loop as the
-camera. Frames are 4:2:0 (C420, the format Chromium's parser accepts): gray pictures get
-neutral chroma, color (BGR) pictures their own. The server reads gray, but the page's hand
-locator reads the camera's colors, as it does a real webcam's.
+camera. Frames are 4:2:0 (C420, the format Chromium's parser accepts). Color (BGR) pictures
+are converted as video is (OpenCV's I420: BT.601, luma in the studio range 16-235): the
+server reads gray, but the page's hand locator reads the camera's colors, as it does a real
+webcam's. Gray pictures are written as they are, the value as luma and neutral chroma (the
+gray scenes of the tests were chosen that way; Chromium shows them a little more contrasted).
 """
 
 from __future__ import annotations
