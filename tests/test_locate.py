@@ -6,7 +6,6 @@ from __future__ import annotations
 import http.client
 import json
 import shutil
-import time
 from pathlib import Path
 
 import cv2
@@ -238,9 +237,7 @@ def test_signlive_locate_on_real_photos(tmp_path: Path, capsys) -> None:
     cv2.imwrite(str(folder / "C" / "wall_1.png"), cv2.cvtColor(blank, cv2.COLOR_GRAY2BGR))
     cache_file = tmp_path / "boxes.json"
 
-    started = time.monotonic()
     code, out, err = run_cli(capsys, "locate", folder, "--cache", cache_file, "--jobs", "1")
-    seconds = time.monotonic() - started
     assert code == 0, err
     assert out.strip() == (f"5 photos: 0 already located, 5 located now (4 with a hand), "
                            f"0 unreadable; cache {cache_file}"), out
@@ -284,7 +281,6 @@ def test_signlive_locate_on_real_photos(tmp_path: Path, capsys) -> None:
     # ...and the boxes drive the hand crop (the wall falls back to the guide square).
     ds = data.load_photo_folder(folder, crop="hand", boxes=cache)
     assert len(ds) == 5 and "hand found in 4" in ds.description
-    assert seconds < 60, f"locating 5 photos took {seconds:.0f} s"
 
     # A photo reads the same whatever the locator saw before it (MediaPipe would otherwise
     # carry the last photo's hand over): other photos first, in another order, same result.
