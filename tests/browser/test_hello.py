@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 from chromium import DESKTOP, chromium, open_page, playwright, wait_connected_and_running
+from rooms import as_sent, locate_images
 from y4m import background, spelling_video, with_sample
 
 from webapp import config
@@ -19,32 +20,19 @@ THRESHOLD = 0.6
 MODEL = config.models_dir() / "default.keras"
 
 
-def _as_the_page_sends_it(frame: np.ndarray) -> bytes:
-    """What live.js sends for a 640x480 camera: downscaled to 480 px, JPEG quality 0.7."""
-    small = cv2.resize(frame, (480, 360), interpolation=cv2.INTER_AREA)
-    ok, data = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 70])
-    assert ok
-    return data.tobytes()
-
-
-def _what_the_locator_finds(frames: list[np.ndarray], folder) -> tuple[list, np.ndarray]:
+def _what_the_locator_finds(frames: list[np.ndarray], workdir) -> tuple[list, np.ndarray]:
     """The box (or None) and the hand-shape features (zeros without a hand) of the hand the
     page's own locator (static/js/hand-locator.js, in Chromium, both looks) finds in each frame
-    as the page draws it (480x360, the size it sends)."""
-    from webapp import locate
-    from webapp.data import file_sha256
-
-    files = []
+    as the page draws it (480x360, the size it sends; lossless, as the canvas is)."""
+    images = {}
     for i, frame in enumerate(frames):
-        path = folder / "A" / f"frame_{i}.png"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        cv2.imwrite(str(path), cv2.resize(frame, (480, 360), interpolation=cv2.INTER_AREA))
-        files.append(path)
-    cache = locate.BoxCache(None)
-    report = locate.locate_photos(folder, files, cache, jobs=1)
-    assert not report.errors, report.errors
-    digests = [file_sha256(path) for path in files]
-    return [cache.get(d) for d in digests], np.stack([cache.features(d) for d in digests])
+        ok, data = cv2.imencode(".png", cv2.resize(frame, (480, 360),
+                                                   interpolation=cv2.INTER_AREA))
+        assert ok
+        images[f"A/frame_{i}.png"] = data.tobytes()
+    found = locate_images(images, workdir)
+    spots = [found[rel] for rel in images]
+    return [spot.box for spot in spots], np.stack([spot.features() for spot in spots])
 
 
 @pytest.fixture(scope="module")
@@ -70,10 +58,10 @@ def hello_video(data_dir, tmp_path_factory):
     def probs(frames: list[np.ndarray]) -> np.ndarray:
         if len(loaded.model.inputs) == 1:  # a picture-only model: the guide square alone
             return predict_probs(loaded.model, np.stack(
-                [preprocess(_as_the_page_sends_it(f), crop, size) for f in frames]))
+                [preprocess(as_sent(f), crop, size) for f in frames]))
         folder = tmp_path_factory.mktemp("located")  # numbered: a new one each call
         boxes, shapes = _what_the_locator_finds(frames, folder)
-        x = np.stack([preprocess(_as_the_page_sends_it(f), crop, size, box)
+        x = np.stack([preprocess(as_sent(f), crop, size, box)
                       for f, box in zip(frames, boxes, strict=True)])
         return predict_probs(loaded.model, x, handshape=shapes)
 

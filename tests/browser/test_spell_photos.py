@@ -72,7 +72,7 @@ def chosen(tmp_path_factory):
         x = np.stack([preprocess(image, crop, size,
                                  box=spot.box if hand_crop and spot is not None else None)
                       for image, spot in zip(images, found, strict=True)])
-        shapes = np.stack([spot.hand.features() if spot is not None and spot.hand else
+        shapes = np.stack([spot.features() if spot is not None else
                            np.zeros(FEATURES, np.float32) for spot in found])
         return predict_probs(loaded.model, x, handshape=shapes)
 

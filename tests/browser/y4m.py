@@ -37,6 +37,7 @@ def write_y4m(path: str | Path, frames: Iterable[np.ndarray], fps: int = FPS) ->
             if size is None:
                 out.write(f"YUV4MPEG2 W{width} H{height} F{fps}:1 Ip A1:1 C420\n".encode())
                 size = (height, width)
+                neutral = np.full(height * width // 2, 128, np.uint8).tobytes()  # U and V
             elif (height, width) != size:
                 raise ValueError(f"frame size changed from {size} to {(height, width)}")
             out.write(b"FRAME\n")
@@ -44,7 +45,7 @@ def write_y4m(path: str | Path, frames: Iterable[np.ndarray], fps: int = FPS) ->
                 out.write(cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420).tobytes())
             else:
                 out.write(frame.tobytes())
-                out.write(np.full(height * width // 2, 128, np.uint8).tobytes())
+                out.write(neutral)
         if size is None:
             raise ValueError("no frames to write")
     return path
