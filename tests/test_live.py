@@ -39,7 +39,8 @@ def test_good_frame_gets_a_prediction(sio):
     event, data = receive(sio)
     assert event == "prediction"
     assert data["id"] == 7 and data["model"] == "tiny"
-    assert set(data) == {"id", "letter", "confidence", "top", "latency_ms", "model"}
+    assert set(data) == {"id", "letter", "confidence", "top", "latency_ms", "model", "hand",
+                         "committed", "reading", "hold"}
     assert len(data["top"]) == 3 and data["top"][0][0] == data["letter"]
     assert data["confidence"] == data["top"][0][1] and data["latency_ms"] >= 0
 

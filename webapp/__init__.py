@@ -17,6 +17,7 @@ from flask import Flask
 from flask_socketio import SocketIO
 
 from webapp import config
+from webapp.decoder import DecoderSettings
 
 socketio = SocketIO()
 log = logging.getLogger("signlive")
@@ -116,11 +117,14 @@ def create_app(test_config: dict | None = None) -> Flask:
     if not 0 <= float(app.config["BATCH_WAIT_MS"]) <= 1000:
         raise ValueError(f"BATCH_WAIT_MS={app.config['BATCH_WAIT_MS']} must be 0-1000")
     cors_origins = _cors_origins(app.config["CORS_ORIGINS"])
+    decoder_settings = DecoderSettings(settle_ms=float(app.config["STABLE_MS"]),
+                                       confidence=float(app.config["CONFIDENCE_THRESHOLD"]))
 
     from webapp.device import describe
     from webapp.inference import InferenceService, prepare
     from webapp.live import LiveNamespace
     from webapp.registry import Registry
+    from webapp.suggest import Lexicon
 
     device = describe()
     registry = Registry(app.config["MODELS_DIR"])
@@ -131,6 +135,9 @@ def create_app(test_config: dict | None = None) -> Flask:
         batch_wait_ms=float(app.config["BATCH_WAIT_MS"]),
         confidence_threshold=float(app.config["CONFIDENCE_THRESHOLD"]),
         device=device,
+        decoder=decoder_settings,
+        # The word list's index is built once per process, in the background (about 2 s).
+        lexicon=Lexicon.shared().start() if int(app.config["SUGGESTIONS"]) else None,
     )
 
     # Repeated create_app() calls (tests) must not inherit options from an earlier app.

@@ -22,6 +22,14 @@ ignored, so swapping models never changes what a page has to send). The hand's l
 come with the box; a fused model (metadata "handshape", nets.build_fused) reads them as
 features (webapp/handshape.py), zeros when a frame has none, and every other model ignores
 them.
+
+Each client's answers also go through its own stream decoder (webapp/decoder.py), which turns
+them into committed letters and, when the hand drops, a finished word with suggestions
+(webapp/suggest.py): those ride on the `prediction` payload as `committed`, `reading`, `hold`
+and `word`. The decoder runs here, once per connection, because the probabilities are here
+(the page only gets the top 3) and the word list is here; it costs microseconds a frame
+(docs/PERFORMANCE.md). A frame the page's locator looked at (`located`) and found no hand in
+is not run through the model at all: no hand, no letter.
 """
 
 from __future__ import annotations
@@ -38,10 +46,12 @@ from typing import Any
 
 import numpy as np
 
+from webapp.decoder import DecoderSettings, Step, StreamDecoder
 from webapp.handshape import FEATURES, Hand
 from webapp.letters import CLASS_LETTERS
 from webapp.preprocess import DEFAULT_CROP, DEFAULT_CROP_FRACTION, FrameError, crop_mode, preprocess
 from webapp.registry import LoadedModel
+from webapp.suggest import Lexicon
 
 log = logging.getLogger("signlive.inference")
 
@@ -52,6 +62,21 @@ ACTIVE_WINDOW_S = 1.0  # a client that sent a frame this recently is expected to
 
 Reply = Callable[[str, dict], None]
 """reply(event, payload): event is "prediction" or "error"; called from the worker thread."""
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """One answered frame as its client's decoder saw it (for bench/spelling_rate.py's
+    recordings; never image bytes): time (server clock, s), box, landmarks, probabilities
+    (None: no hand) and what the decoder made of it."""
+
+    client_id: str
+    frame_id: int
+    t: float
+    box: tuple[float, float, float, float] | None
+    landmarks: list | None
+    probs: np.ndarray | None
+    step: Step
 
 
 def compile_forward(model: Any, input_size: int) -> Callable[..., np.ndarray]:
@@ -135,6 +160,11 @@ class _Pending:
     reply: Reply
     box: tuple[float, float, float, float] | None = None  # the page's hand box, frame pixels
     hand: Hand | None = None  # the landmarks found with that box
+    located: bool = False  # the page's locator looked at this frame: no box means no hand
+
+    @property
+    def no_hand(self) -> bool:
+        return self.located and self.box is None
 
 
 def top_predictions(probs: np.ndarray, k: int = 3) -> list[list]:
@@ -154,6 +184,8 @@ class InferenceService:
         batch_wait_ms: float = 2.0,
         confidence_threshold: float = 0.6,
         device: str = "CPU",
+        decoder: DecoderSettings | None = None,
+        lexicon: Lexicon | None = None,
     ) -> None:
         if max_batch < 1:
             raise ValueError(f"MAX_BATCH must be at least 1, got {max_batch}")
@@ -163,6 +195,10 @@ class InferenceService:
         self.batch_wait = float(batch_wait_ms) / 1000.0
         self.confidence_threshold = float(confidence_threshold)
         self.device = device
+        self.decoder_settings = decoder or DecoderSettings(confidence=self.confidence_threshold)
+        self.lexicon = lexicon
+        self._decoders: dict[str, StreamDecoder] = {}  # per client; touched by the worker only
+        self._decode_listeners: list[Callable[[Decoded], None]] = []
         self._served = served
         self._pending: dict[str, _Pending] = {}
         self._last_seen: dict[str, float] = {}
@@ -224,18 +260,25 @@ class InferenceService:
         """Call `listener(batch_size, latencies_ms)` after every forward pass (for /metrics)."""
         self._batch_listeners.append(listener)
 
+    def on_decode(self, listener: Callable[[Decoded], None]) -> None:
+        """Call `listener(Decoded)` for every answered frame (bench/spelling_rate.py)."""
+        self._decode_listeners.append(listener)
+
     # -- frames -----------------------------------------------------------------------------
     def submit(self, client_id: str, frame_id: int, image: bytes, reply: Reply,
                box: tuple[float, float, float, float] | None = None,
-               hand: Hand | None = None) -> None:
+               hand: Hand | None = None, located: bool = False) -> None:
         """Queue a client's frame, replacing its previous one if that is still waiting.
 
         `box` is the hand box the page found in this frame ([x, y, w, h], frame pixels), or
         None; it is checked against the decoded frame only if the served model crops by hand.
-        `hand` (its landmarks) is read only by a model with a hand-shape input.
+        `hand` (its landmarks) is read only by a model with a hand-shape input. `located`:
+        the page's hand locator looked at this frame, so no box means no hand (the frame is
+        answered without running the model); without it a frame with no box is read in the
+        guide square, as from pages whose locator is off.
         """
         item = _Pending(client_id, frame_id, image, time.perf_counter(), reply, box,
-                        hand if box is not None else None)
+                        hand if box is not None else None, bool(located))
         with self._cond:
             if self._closed:
                 raise RuntimeError("the inference service is closed")
@@ -258,6 +301,7 @@ class InferenceService:
         with self._cond:
             self._pending.pop(client_id, None)
             self._last_seen.pop(client_id, None)
+            self._decoders.pop(client_id, None)
 
     def _active_clients(self) -> int:
         """Clients that sent a frame within ACTIVE_WINDOW_S (caller holds the lock)."""
@@ -357,6 +401,11 @@ class InferenceService:
 
     def _process(self, batch: list[_Pending], served: ServedModel) -> None:
         start = time.perf_counter()
+        for item in [item for item in batch if item.no_hand]:
+            self._answer(item, served, None)
+        batch = [item for item in batch if not item.no_hand]
+        if not batch:
+            return
         if len(batch) == 1:
             inputs = [self._prepare_one(batch[0], served)]
         else:
@@ -386,30 +435,68 @@ class InferenceService:
             self._counts["batches"] += 1
             self._batch_sizes[n] += 1
             self._compute_ms.extend([compute_ms] * n)
-        latencies: list[float] = []
-        for (item, _), p in zip(good, probs, strict=True):
-            best = int(np.argmax(p))
-            confidence = float(p[best])
-            letter = CLASS_LETTERS[best] if confidence >= self.confidence_threshold else None
-            latency_ms = (time.perf_counter() - item.received) * 1000.0
-            payload = {
-                "id": item.frame_id,
-                "letter": letter,
-                "confidence": round(confidence, 4),
-                "top": top_predictions(p),
-                "latency_ms": round(latency_ms, 2),
-                "model": served.name,
-            }
-            with self._stats_lock:
-                self._counts["answered"] += 1
-                self._latency_ms.append(latency_ms)
-            self._deliver(item, "prediction", payload)
-            latencies.append(latency_ms)
+        latencies = [self._answer(item, served, p) for (item, _), p in zip(good, probs, strict=True)]
         for listener in list(self._batch_listeners):
             try:
                 listener(n, latencies)
             except Exception:  # metrics must never stop serving
                 log.exception("batch listener failed")
+
+    def _answer(self, item: _Pending, served: ServedModel, probs: np.ndarray | None) -> float:
+        """Decode and send one frame's prediction (`probs` None: no hand); its latency, ms."""
+        if probs is None:
+            letter, confidence, top = None, 0.0, []
+        else:
+            best = int(np.argmax(probs))
+            confidence = float(probs[best])
+            letter = CLASS_LETTERS[best] if confidence >= self.confidence_threshold else None
+            top = top_predictions(probs)
+        # Without a locator (no box, not located) "no sign" is a reading below the threshold,
+        # as it always was; with one, the hand is there when the page found it.
+        hand = probs is not None and (item.box is not None or letter is not None)
+        step = self._decode(item, probs if hand else None)
+        latency_ms = (time.perf_counter() - item.received) * 1000.0
+        payload = {
+            "id": item.frame_id,
+            "letter": letter,
+            "confidence": round(confidence, 4),
+            "top": top,
+            "latency_ms": round(latency_ms, 2),
+            "model": served.name,
+            "hand": hand,
+            "committed": list(step.committed),
+            "reading": step.reading,
+            "hold": step.hold,
+        }
+        if step.word:
+            payload["word"] = {
+                "spelled": "".join(item.letter for item in step.word),
+                "suggestions": self.lexicon.suggest(step.word) if self.lexicon else [],
+            }
+        with self._stats_lock:
+            self._counts["answered"] += 1
+            self._counts["committed"] += len(step.committed)
+            self._latency_ms.append(latency_ms)
+        self._deliver(item, "prediction", payload)
+        return latency_ms
+
+    def _decode(self, item: _Pending, probs: np.ndarray | None) -> Step:
+        """Run the client's stream decoder on one answered frame (worker thread only)."""
+        with self._cond:  # forget() may drop a departed client's decoder meanwhile
+            decoder = self._decoders.get(item.client_id)
+            if decoder is None:
+                decoder = self._decoders[item.client_id] = StreamDecoder(self.decoder_settings)
+        step = decoder.update(item.received, probs, item.box)
+        if self._decode_listeners:
+            record = Decoded(item.client_id, item.frame_id, item.received, item.box,
+                             [list(point) for point in item.hand.landmarks] if item.hand else None,
+                             probs, step)
+            for listener in list(self._decode_listeners):
+                try:
+                    listener(record)
+                except Exception:  # a recorder must never stop serving
+                    log.exception("decode listener failed")
+        return step
 
     def _reply_error(self, item: _Pending, code: str, message: str) -> None:
         self._deliver(item, "error", {"id": item.frame_id, "code": code, "message": message})

@@ -26,7 +26,7 @@ from webapp.inference import InferenceService
 log = logging.getLogger("signlive.live")
 
 NAMESPACE = "/live"
-FRAME_KEYS = frozenset({"id", "image", "box", "landmarks", "handedness"})
+FRAME_KEYS = frozenset({"id", "image", "box", "landmarks", "handedness", "located"})
 MAX_ID = 2**53 - 1  # the largest integer a JavaScript number holds exactly
 
 
@@ -111,6 +111,8 @@ def validate_frame(payload: Any, max_bytes: int) -> tuple[int, bytes]:
         if Hand.parse(landmarks) is None:
             raise BadFrame("bad_landmarks", "'landmarks' must be null or 21 [x, y, z] numbers",
                            frame_id)
+    if payload.get("located") not in (None, True, False):
+        raise BadFrame("bad_payload", "'located' must be true or false", frame_id)
     if payload.get("handedness") not in (None, "Left", "Right"):
         raise BadFrame("bad_landmarks", "'handedness' must be null, \"Left\" or \"Right\"",
                        frame_id)
@@ -125,6 +127,8 @@ class LiveNamespace(socketio_lib.Namespace):
     square around it; a box outside the decoded frame gets the `bad_box` error. With the box
     may come `"landmarks"` (MediaPipe's 21 [x, y, z], same pixels) and `"handedness"`
     ("Left"/"Right"): models with a hand-shape input read them (webapp/handshape.py).
+    `"located": true` says the page's hand locator looked at the frame: without a box it then
+    has no hand, and is answered as such without running the model.
     """
 
     def __init__(self, inference: InferenceService, max_frame_bytes: int) -> None:
@@ -164,7 +168,8 @@ class LiveNamespace(socketio_lib.Namespace):
             return
         self.inference.submit(sid, frame_id, image,
                               lambda event, data: self.emit(event, data, to=sid),
-                              box=frame_box(payload), hand=frame_hand(payload))
+                              box=frame_box(payload), hand=frame_hand(payload),
+                              located=payload.get("located") is True)
 
     def announce_model(self, name: str) -> None:
         """Tell every open page which model now answers (called after a hot swap)."""

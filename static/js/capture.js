@@ -31,8 +31,9 @@ export class FrameCapture {
 
   /**
    * The current video frame as {image: ArrayBuffer (JPEG), box: [x, y, w, h] | null,
-   * landmarks: [[x, y, z] x 21] | null, handedness, width, height} (box, landmarks and size
-   * in the encoded frame's pixels), or null when no frame is ready (or a grab is running).
+   * landmarks: [[x, y, z] x 21] | null, handedness, located, width, height} (box, landmarks
+   * and size in the encoded frame's pixels; located: the locator looked at this frame, so a
+   * null box means no hand), or null when no frame is ready (or a grab is running).
    */
   async grab(video) {
     const vw = video.videoWidth;
@@ -50,9 +51,10 @@ export class FrameCapture {
         this.canvas.toBlob(resolve, "image/jpeg", this.quality);
       });
       const hand = this.locator ? await this.locate(width, height) : null;
+      const located = this.locator !== null; // still there: it looked (a failure drops it)
       const blob = await encoded;
       if (!blob) return null;
-      return { image: await blob.arrayBuffer(), ...(hand || NO_HAND), width, height };
+      return { image: await blob.arrayBuffer(), ...(hand || NO_HAND), located, width, height };
     } finally {
       this.busy = false;
     }

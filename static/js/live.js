@@ -5,7 +5,7 @@ import { Recognizer } from "./recognizer.js";
 import { Camera } from "./camera.js";
 
 const cfg = readConfig();
-const rec = new Recognizer(cfg);
+const rec = new Recognizer(cfg, { onWord: (word) => offer(word), onAppend: () => withdraw() });
 window.signlive = rec; // for the browser tests and for curious people in the console
 
 const $ = (id) => document.getElementById(id);
@@ -97,15 +97,57 @@ $("btn-copy").addEventListener("click", async () => {
   return undefined;
 });
 
-// Keyboard: Space and Backspace edit the transcript when no control has the focus.
+// --- word suggestions ----------------------------------------------------------------------
+// When the hand drops after a word the server offers up to 3 words (webapp/suggest.py); one
+// replaces the spelled word only when the user picks it (a click, or 1-3): names are what
+// people fingerspell most. Any new letter or edit withdraws the offer.
+const suggestionBox = $("suggestions");
+const suggestionButtons = Array.from(suggestionBox.querySelectorAll("[data-role=suggestion]"));
+let offered = null; // {spelled, suggestions}
+
+function offer(word) {
+  offered = word.suggestions.length && rec.speller.lastWord() === word.spelled ? word : null;
+  suggestionButtons.forEach((button, i) => {
+    const text = offered ? offered.suggestions[i] : undefined;
+    button.hidden = !text;
+    button.querySelector("[data-role=word]").textContent = text || "";
+  });
+  suggestionBox.hidden = !offered;
+}
+
+function withdraw() {
+  if (offered) offer({ spelled: "", suggestions: [] });
+}
+
+function accept(index) {
+  if (!offered || index >= offered.suggestions.length) return;
+  const { spelled, suggestions } = offered;
+  edit(() => rec.speller.replaceLastWord(spelled, suggestions[index]));
+  withdraw();
+}
+
+suggestionButtons.forEach((button, i) => button.addEventListener("click", () => accept(i)));
+for (const id of ["btn-space", "btn-backspace", "btn-clear"]) {
+  $(id).addEventListener("click", withdraw);
+}
+
+// Keyboard: Space and Backspace edit the transcript, 1-3 pick a suggestion and Escape
+// dismisses them, when no control has the focus.
 document.addEventListener("keydown", (event) => {
   const target = event.target;
   if (target !== document.body && target !== document.documentElement) return;
-  if (event.key === " ") {
+  if (offered && ["1", "2", "3"].includes(event.key)) {
     event.preventDefault();
+    accept(Number(event.key) - 1);
+  } else if (offered && event.key === "Escape") {
+    withdraw();
+  } else if (event.key === " ") {
+    event.preventDefault();
+    withdraw();
     edit(() => rec.speller.space());
   } else if (event.key === "Backspace") {
     event.preventDefault();
+    withdraw();
     edit(() => rec.speller.backspace());
   }
 });

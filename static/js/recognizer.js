@@ -1,5 +1,6 @@
 // What the live and kiosk pages share: camera -> frames (+ the hand box found in each) -> /live
-// -> predictions -> spelling, wired to the views. The pages add their own controls on top.
+// -> predictions (with the letters the server's stream decoder committed, and finished words
+// with suggestions) -> transcript, wired to the views. The pages add their own controls.
 
 import { Camera, describeCameraError } from "./camera.js";
 import { FrameCapture } from "./capture.js";
@@ -11,9 +12,11 @@ import { Speller } from "./spelling.js";
 const LOCATOR_START_TIMEOUT_MS = 60000; // WASM (6 MB) + models (6 MB) over a slow link
 
 export class Recognizer {
-  constructor(cfg, { maxLength = 5000, maxShown = 0, keepTail = false, onAppend = null } = {}) {
+  constructor(cfg, { maxLength = 5000, maxShown = 0, keepTail = false, onAppend = null,
+                     onWord = null } = {}) {
     this.cfg = cfg;
     this.onAppend = onAppend;
+    this.onWord = onWord; // ({spelled, suggestions}) when the hand drops after a word
     this.video = document.getElementById("video");
     this.camera = new Camera(this.video);
     this.capture = new FrameCapture({
@@ -32,7 +35,7 @@ export class Recognizer {
       maxShown,
       keepTail,
     });
-    this.speller = new Speller({ stableMs: cfg.stable_ms, maxLength });
+    this.speller = new Speller({ maxLength });
     this.modelName = document.getElementById("model-name");
     this.message = document.getElementById("camera-message");
     this.messageText = document.getElementById("camera-message-text");
@@ -49,7 +52,6 @@ export class Recognizer {
         onStatus: (state, detail) => {
           this.status.setState(state, detail);
           if (state !== "connected") {
-            this.speller.reset();
             this.prediction.clear();
             this.handBox.hide(); // no frames go out: the box would go stale
           }
@@ -152,7 +154,6 @@ export class Recognizer {
       this.setCameraState("error", message, code);
       return false;
     }
-    this.speller.reset();
     const [track] = this.camera.stream.getVideoTracks();
     if (track) {
       track.addEventListener("ended", () => {
@@ -192,19 +193,25 @@ export class Recognizer {
     const now = performance.now();
     this.prediction.show(p);
     if (p && p.model) this.setModel(p.model);
-    const appended = this.speller.update(p ? p.letter : null, now);
-    this.prediction.setHold(this.speller.progress(now));
-    if (appended) {
+    this.prediction.setHold(p && typeof p.hold === "number" ? p.hold : 0);
+    const committed = p && Array.isArray(p.committed) ? p.committed : [];
+    for (const letter of committed) {
+      if (typeof letter !== "string" || !/^[A-Z]$/.test(letter)) continue;
+      this.speller.append(letter);
       this.lastLetterAt = now;
-      this.renderTranscript();
-      if (this.onAppend) this.onAppend(appended);
+      if (this.onAppend) this.onAppend(letter);
+    }
+    if (committed.length) this.renderTranscript();
+    if (p && p.word && typeof p.word.spelled === "string" && this.onWord) {
+      const suggestions = Array.isArray(p.word.suggestions)
+        ? p.word.suggestions.filter((w) => typeof w === "string" && /^[A-Z]+$/.test(w)) : [];
+      this.onWord({ spelled: p.word.spelled, suggestions });
     }
   }
 
   onServerError(e) {
-    // A refused frame (the server names why) counts as "no sign"; the loop goes on.
+    // A refused frame (the server names why) shows as "no sign"; the loop goes on.
     this.prediction.show(null);
-    this.speller.update(null, performance.now());
     if (e && e.code) console.warn(`signlive: server refused frame ${e.id}: ${e.code}: ${e.message}`);
   }
 

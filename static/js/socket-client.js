@@ -159,19 +159,20 @@ export class LiveClient {
     this.inFlight = { id, sentAt };
     this.lastSentAt = sentAt;
     this.framesSent += 1;
-    // The box is optional in the contract: a frame without one is read in the guide square.
-    // Landmarks (and handedness) go with a box, for models that read the hand's shape too.
+    // The box is optional in the contract: a frame without one is read in the guide square,
+    // unless the hand locator looked at it (located): then it has no hand. Landmarks (and
+    // handedness) go with a box, for models that read the hand's shape too.
+    const message = { id, image: frame.image };
+    if (frame.located) message.located = true;
     if (frame.box) {
       this.framesWithBox += 1;
-      const message = { id, image: frame.image, box: frame.box };
+      message.box = frame.box;
       if (frame.landmarks) {
         message.landmarks = frame.landmarks;
         if (frame.handedness) message.handedness = frame.handedness;
       }
-      this.socket.emit("frame", message);
-    } else {
-      this.socket.emit("frame", { id, image: frame.image });
     }
+    this.socket.emit("frame", message);
     clearTimeout(this.timeoutTimer);
     this.timeoutTimer = setTimeout(() => {
       if (this.inFlight && this.inFlight.id === id) {
