@@ -11,10 +11,10 @@ How it reads the stream (frames at whatever rate the page manages, 3-30 a second
   of its size within `move_window_ms` (a bounce or a slide does; a hand drifting slowly over
   a long hold does not). A hand that moves, a frame read as another letter or an unsure frame
   ends the hold.
-- A hold is *settled* once it has lasted `settle_ms` (from its first frame to its latest,
-  counting a frame as the time since the one before it, capped at `max_frame_ms`, so two frames
-  at 3 fps settle, and five at 30 fps) over at least `min_frames` frames, with a mean
-  probability of at least `confidence`. A settled hold commits its letter once. Transitions
+- A hold is *settled* once it has lasted `settle_ms` (each of its frames counting for the
+  time since the frame before it, capped at `max_frame_ms`: two frames settle at 3-10 fps,
+  five at 30 fps) over at least `min_frames` frames, with a mean probability of at least
+  `confidence`. A settled hold commits its letter once. Transitions
   (blurred, moving, mixed handshapes) do not settle, so they commit nothing.
 - The same letter commits again (a double letter) only after a *break* since its last commit:
   the hand moved quickly away from where that letter committed (a bounce or a slide of about a
@@ -158,7 +158,7 @@ class StreamDecoder:
             self._hold = None
             return Step()
         if hold is None or hold.letter != top:
-            hold = _Hold(top)
+            hold = _Hold(top, span_ms=min(dt_ms, s.max_frame_ms))
         else:
             hold.frames += 1
             hold.span_ms += min(dt_ms, s.max_frame_ms)
