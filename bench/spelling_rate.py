@@ -38,14 +38,28 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from bench.hold_rule import HoldSpeller
+
+# The scenes come from the browser tests' helpers (as in bench.empty_room).
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "browser"))
+from signing import (  # noqa: E402
+    BLEND_S,
+    PAUSE_S,
+    THRESHOLD,
+    VIDEO_FPS,
+    SceneError,
+    WordSpan,
+    assign,
+    read_stamp,
+    readable_photos,
+    render,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
@@ -54,187 +68,9 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--use-fake-ui-for-media-
         "--disable-component-update", "--no-first-run", "--disable-sync"]
 WORDS = ("HELLO", "BOOK", "COFFEE", "LLAMA", "APPLE", "GOOD", "SEE", "WORLD", "CLAW", "FAX")
 PACES = (0.5, 1.0, 2.0, 3.0)
-THRESHOLD = 0.6  # the server's default confidence threshold
-VIDEO_FPS = 20
-BLEND_S = 0.15  # a letter blends into the next over this long, the hand shifting
-SHIFT = 0.15  # the hand lands up to this many hand sizes from where the photo has it
-SLIDE = 0.6  # a double letter's slide, in hand sizes
-LEAD_S = 2.0  # an empty room before the first word
-PAUSE_S = 1.5  # ... and after each word (the hand dropped)
 LATE_S = 0.3  # a word's last letter may commit this long after its slot
-PER_SOURCE = 6  # photos of each letter tried from each source
-MARK_BITS, MARK_BLOCK = 14, 12  # the frame index: 14 bits in 12 px squares (+ white, black)
 OUT = ROOT / "bench" / "results" / "spelling-rate"
 PLOT = ROOT / "docs" / "img" / "spelling-rate.png"
-
-
-# --- the videos ------------------------------------------------------------------------------
-
-def stamp(frame: np.ndarray, index: int) -> np.ndarray:
-    """Write `index` into the frame's top-left corner: MARK_BITS squares (white = 1), then a
-    white and a black reference square."""
-    bits = [(index >> k) & 1 for k in range(MARK_BITS)] + [1, 0]
-    for k, bit in enumerate(bits):
-        x = 4 + k * MARK_BLOCK
-        frame[4 : 4 + MARK_BLOCK, x : x + MARK_BLOCK] = 255 if bit else 0
-    return frame
-
-
-def read_stamp(image: bytes, camera_width: int = 640) -> int | None:
-    """The frame index stamped into an encoded frame as the page sent it (any scale)."""
-    gray = cv2.imdecode(np.frombuffer(image, np.uint8), cv2.IMREAD_GRAYSCALE)
-    if gray is None:
-        return None
-    scale = gray.shape[1] / camera_width
-    values = []
-    for k in range(MARK_BITS + 2):
-        cx = (4 + k * MARK_BLOCK + MARK_BLOCK / 2) * scale
-        cy = (4 + MARK_BLOCK / 2) * scale
-        r = max(1, int(MARK_BLOCK * scale / 4))
-        values.append(float(gray[int(cy) - r : int(cy) + r, int(cx) - r : int(cx) + r].mean()))
-    white, black = values[-2], values[-1]
-    if white - black < 60:
-        return None
-    middle = (white + black) / 2
-    return sum(1 << k for k, v in enumerate(values[:MARK_BITS]) if v > middle)
-
-
-@dataclass(frozen=True)
-class Shot:
-    """One photo as the camera shows it: the BGR frame and the hand's size in it (pixels)."""
-
-    path: str
-    frame: np.ndarray
-    hand: float
-
-
-@dataclass(frozen=True)
-class WordSpan:
-    """Where a word sits in its video (seconds): its letters' slots, then the hand dropped."""
-
-    word: str
-    source: str
-    start: float
-    end: float
-    next_start: float
-    photos: tuple[str, ...]
-
-
-def shifted(frame: np.ndarray, dx: float) -> np.ndarray:
-    matrix = np.float32([[1, 0, dx], [0, 1, 0]])
-    return cv2.warpAffine(frame, matrix, (frame.shape[1], frame.shape[0]),
-                          borderMode=cv2.BORDER_REPLICATE)
-
-
-def render(path: Path, words: Sequence[tuple[str, str, Sequence[Shot]]], room: np.ndarray,
-           pace: float, seed: int = 0) -> tuple[Path, list[WordSpan], float]:
-    """The .y4m of `words` ((word, source, one Shot per letter)) at `pace` letters a second;
-    its word spans and length in seconds."""
-    from y4m import write_y4m
-
-    rng = np.random.default_rng(seed)
-    # Keys: (picture, hand offset in px, how long it is shown before blending to the next).
-    keys: list[tuple[np.ndarray, float, float]] = [(room, 0.0, LEAD_S - BLEND_S)]
-    spans = []
-    t = LEAD_S
-    for word, source, shots in words:
-        start = t
-        offset = 0.0
-        for i, shot in enumerate(shots):
-            if i and word[i] == word[i - 1]:  # a double letter: slide, alternating sides
-                offset += SLIDE * shot.hand * (1 if i % 2 else -1)
-            else:
-                offset = float(rng.uniform(-SHIFT, SHIFT)) * shot.hand
-            keys.append((shot.frame, offset, 1.0 / pace - BLEND_S))
-            t += 1.0 / pace
-        keys.append((room, 0.0, PAUSE_S - BLEND_S))
-        spans.append(WordSpan(word, source, start, t, t + PAUSE_S,
-                              tuple(shot.path for shot in shots)))
-        t += PAUSE_S
-    total = t
-
-    def frames():
-        index = 0
-        for k, (picture, offset, hold) in enumerate(keys):
-            after, after_offset, _ = keys[(k + 1) % len(keys)]
-            for _ in range(max(1, round(hold * VIDEO_FPS))):
-                yield stamp(shifted(picture, offset), index)
-                index += 1
-            steps = max(1, round(BLEND_S * VIDEO_FPS))
-            for s in range(steps):
-                a = (s + 1) / (steps + 1)
-                move = offset + a * (after_offset - offset)
-                mixed = cv2.addWeighted(shifted(picture, move), 1 - a, shifted(after, move), a, 0)
-                yield stamp(mixed, index)
-                index += 1
-
-    return write_y4m(path, frames(), VIDEO_FPS), spans, total
-
-
-# --- the photos ------------------------------------------------------------------------------
-
-def readable_photos(photos: Path, letters: set[str], workdir: Path, model_path: Path,
-                    log=print) -> dict[tuple[str, str], list[Shot]]:
-    """{(source, letter): [Shot, ...]}: held-out photos the page's locator finds a hand in and
-    the model reads right (>= THRESHOLD) from what the page would send of them."""
-    from rooms import as_sent, camera_frame, letter_photos, locate_images
-
-    from webapp import splits
-    from webapp.evaluation import predict_probs
-    from webapp.handshape import FEATURES
-    from webapp.letters import letter_to_class
-    from webapp.preprocess import DEFAULT_CROP_FRACTION, crop_mode, preprocess
-    from webapp.registry import load_model_file
-
-    sources = sorted(splits.load().held_out)
-    candidates = {f"{letter}/{path.name}": (source, letter, path)
-                  for source in sources for letter in sorted(letters)
-                  for path in letter_photos(photos, letter, [source], PER_SOURCE)}
-    sent = {key: as_sent(camera_frame(path)) for key, (_, _, path) in candidates.items()}
-    log(f"locating the hand in {len(sent)} held-out photos (the page's locator, headless)...")
-    found = locate_images(sent, workdir)
-    keys = [key for key in candidates if found[key].box is not None]
-    loaded = load_model_file(model_path)
-    size = int(loaded.metadata.get("input_size") or 28)
-    crop = float(loaded.metadata.get("crop_fraction") or DEFAULT_CROP_FRACTION)
-    hand_crop = crop_mode(loaded.metadata) == "hand"
-    x = np.stack([preprocess(sent[k], crop, size, box=found[k].box if hand_crop else None)
-                  for k in keys])
-    shapes = np.stack([found[k].features() for k in keys]) if keys else np.zeros((0, FEATURES))
-    probs = predict_probs(loaded.model, x, handshape=shapes)
-    pool: dict[tuple[str, str], list[Shot]] = {}
-    for key, p in zip(keys, probs, strict=True):
-        source, letter, path = candidates[key]
-        cls = letter_to_class(letter)
-        if int(p.argmax()) == cls and p[cls] >= THRESHOLD:
-            frame = camera_frame(path)
-            scale = frame.shape[1] / 480  # the box is in the sent frame's pixels
-            hand = max(found[key].box[2], found[key].box[3]) * scale
-            pool.setdefault((source, letter), []).append(Shot(str(path), frame, hand))
-    return pool
-
-
-def assign(words: Sequence[str], pool: dict[tuple[str, str], list[Shot]],
-           seed: int = 0) -> list[tuple[str, str, list[Shot]]]:
-    """Each word signed by one source (taken in turn), with a different photo for each
-    occurrence of a letter; a source that lacks readable photos for the word is skipped."""
-    from webapp import splits
-
-    sources = sorted(splits.load().held_out)
-    rng = np.random.default_rng(seed)
-    plan = []
-    for n, word in enumerate(words):
-        for k in range(len(sources)):
-            source = sources[(n + k) % len(sources)]
-            counts = {c: word.count(c) for c in set(word)}
-            if all(len(pool.get((source, c), [])) >= m for c, m in counts.items()):
-                picks = {c: list(rng.permutation(len(pool[(source, c)]))) for c in counts}
-                plan.append((word, source, [pool[(source, c)][picks[c].pop()] for c in word]))
-                break
-        else:
-            raise SystemExit(f"error: no held-out source has readable photos for every letter "
-                             f"of {word} (doubles need two different photos)")
-    return plan
 
 
 # --- the live run ------------------------------------------------------------------------------
@@ -282,9 +118,19 @@ class Server:
         self.app.extensions["signlive"].close()
 
 
-def play(pw, server: Server, video: Path, seconds: float, log=print) -> dict:
-    """The live page on a camera playing `video`, recorded for `seconds` once its hand
-    locator runs; the page's own figures beside the records."""
+def covered(records: list[dict], spans: list[WordSpan]) -> bool:
+    """Whether the records hold a whole pass of every word (the loop may play slower than
+    real time on a busy machine)."""
+    runs = passes(records)
+    return all(any(r[0]["mark"] / VIDEO_FPS <= s.start - BLEND_S
+                   and r[-1]["mark"] / VIDEO_FPS >= s.end + LATE_S + PAUSE_S / 2 for r in runs)
+               for s in spans)
+
+
+def play(pw, server: Server, video: Path, spans: list[WordSpan], total: float,
+         log=print) -> dict:
+    """The live page on a camera playing `video`, recorded from when its hand locator runs
+    until every word has been seen whole (at most three loops); the page's own figures."""
     browser = pw.chromium.launch(executable_path=CHROMIUM,
                                  args=[*ARGS, f"--use-file-for-fake-video-capture={video}"])
     try:
@@ -300,7 +146,10 @@ def play(pw, server: Server, video: Path, seconds: float, log=print) -> dict:
         server.recording = True
         sent0 = page.evaluate("() => window.signlive.client.framesSent")
         started = time.monotonic()
-        page.wait_for_timeout(seconds * 1000)
+        page.wait_for_timeout(total * 1000)
+        while (not covered(list(server.records), spans)
+               and time.monotonic() - started < 3 * total):
+            page.wait_for_timeout(1000)
         server.recording = False
         sent = page.evaluate("() => window.signlive.client.framesSent") - sent0
         elapsed = time.monotonic() - started
@@ -376,10 +225,10 @@ def score(decoded: list[dict], spans: list[WordSpan]) -> dict:
     for span in spans:
         lo, hi = span.start - BLEND_S, span.end + LATE_S
         quiet_lo, quiet_hi = hi, span.next_start - BLEND_S
-        run = next((r for r in runs if r[0]["mark"] / VIDEO_FPS <= lo
-                    and r[-1]["mark"] / VIDEO_FPS >= quiet_hi), None)
+        run = next((r for r in runs if covered(r, [span])), None)
         if run is None:
             raise SystemExit(f"error: the recording holds no whole pass of {span.word}")
+        quiet_hi = min(quiet_hi, run[-1]["mark"] / VIDEO_FPS)  # the loop's last frames
         inside = [d for d in run if lo <= d["mark"] / VIDEO_FPS < hi]
         after = [d for d in run if quiet_lo <= d["mark"] / VIDEO_FPS < quiet_hi]
         quiet_s += quiet_hi - quiet_lo
@@ -491,6 +340,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", help="a .keras file (default: models/default.keras)")
     parser.add_argument("--photos", help="photo folder (default ../shared/photos)")
     parser.add_argument("--out", default=str(OUT), help="where the recordings go")
+    parser.add_argument("--sources", choices=("held_out", "validation"), default="held_out",
+                        help="whose photos sign: the split's held-out sources (the figures in "
+                        "docs/) or its validation sources (for tuning the decoder)")
     parser.add_argument("--replay", metavar="DIR", help="score recordings in DIR, no browser")
     parser.add_argument("--plot", action="store_true", help=f"write {PLOT.relative_to(ROOT)}")
     parser.add_argument("--seed", type=int, default=0)
@@ -498,7 +350,6 @@ def main(argv: list[str] | None = None) -> int:
         parser.add_argument(f"--{name}", type=float, help="a decoder setting, for --replay")
     parser.add_argument("--min-frames", type=int, help="a decoder setting, for --replay")
     args = parser.parse_args(argv)
-    sys.path.insert(0, str(ROOT / "tests" / "browser"))
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
     try:
         decoder_settings(args)
@@ -521,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
     if not words or not all(w.isalpha() and w.isascii() and not set(w) & {"J", "Z"}
                             for w in words):
         parser.error("--words must be words of the 24 static letters (no J or Z)")
-    from webapp import config
+    from webapp import config, splits
 
     photos = config.photos_dir(args.photos)
     if not photos.is_dir():
@@ -539,8 +390,14 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="signlive-spelling-"))
     started = time.monotonic()
-    pool = readable_photos(photos, set("".join(words)), work / "locate", model)
-    plan = assign(words, pool, args.seed)
+    try:
+        split = splits.load()
+        sources = split.held_out if args.sources == "held_out" else split.validation
+        pool = readable_photos(photos, set("".join(words)), work / "locate", model,
+                               sources=sorted(sources))
+        plan = assign(words, pool, args.seed)
+    except SceneError as exc:
+        parser.error(str(exc))
     room = cv2.cvtColor(synthetic_room(), cv2.COLOR_GRAY2BGR)
     print(f"spelling rate: model {model}, {len(words)} words "
           f"({sum(map(len, words))} letters), paces {paces}, prepared in "
@@ -552,14 +409,14 @@ def main(argv: list[str] | None = None) -> int:
             for pace in paces:
                 video, spans, total = render(work / f"pace-{pace:g}.y4m", plan, room, pace,
                                              args.seed)
-                longest = max(s.next_start - s.start for s in spans)
                 print(f"  {pace:g} letters/s: a {total:.0f} s video", flush=True)
-                seen = play(pw, server, video, total + longest + 3.0)
+                seen = play(pw, server, video, spans, total)
                 video.unlink()
                 failed |= bool(seen["page_errors"])
                 (out / f"pace-{pace:g}.json").write_text(json.dumps({
                     "pace": pace, "total": total, "fps": seen["frames_sent"] / seen["seconds"],
                     "spans": [asdict(s) for s in spans], "model": str(model),
+                    "sources": args.sources,
                     "page_errors": seen["page_errors"], "records": server.records}))
     finally:
         server.stop()

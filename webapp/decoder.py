@@ -192,7 +192,7 @@ class StreamDecoder:
         window = self.settings.move_window_ms / 1000.0
         while len(self._places) > 1 and t - self._places[0][0] > window:
             self._places.popleft()
-        moved = any(np.hypot(x - px, y - py) > self.settings.move_fraction * max(size, psize)
+        moved = any(np.hypot(x - px, y - py) > self.settings.move_fraction * min(size, psize)
                     for _, (px, py, psize) in self._places)
         if moved:
             self._places.clear()
@@ -206,7 +206,7 @@ class StreamDecoder:
             return True
         x, y, size = _hand_place(box)
         cx, cy, csize = self._commit_place
-        return bool(np.hypot(x - cx, y - cy) > self.settings.move_fraction * max(size, csize))
+        return bool(np.hypot(x - cx, y - cy) > self.settings.move_fraction * min(size, csize))
 
     def _no_hand(self, t: float) -> Step:
         self._hold = None

@@ -435,7 +435,8 @@ class InferenceService:
             self._counts["batches"] += 1
             self._batch_sizes[n] += 1
             self._compute_ms.extend([compute_ms] * n)
-        latencies = [self._answer(item, served, p) for (item, _), p in zip(good, probs, strict=True)]
+        latencies = [self._answer(item, served, p)
+                     for (item, _), p in zip(good, probs, strict=True)]
         for listener in list(self._batch_listeners):
             try:
                 listener(n, latencies)

@@ -1,6 +1,7 @@
 """The live and kiosk pages in headless Chromium with a fake camera, against a real server
 serving the tiny test model (no dependency on the shipped model): camera, guide square,
-frames and answers, connection state, the spelling rules, and the camera-denied message."""
+frames and answers, connection state, the transcript and word suggestions, and the
+camera-denied message."""
 
 from __future__ import annotations
 
@@ -95,10 +96,11 @@ def test_live_page_streams_frames_and_draws_the_guide(live_server, browser, view
         "el => getComputedStyle(el).transform").startswith("matrix(-1")
 
     # Transcript buttons (the speller's text is the single source; the view follows it).
-    # The tiny model reads a letter in every frame: hold the speller still meanwhile, so the
-    # only edits are the buttons'.
-    page.evaluate("() => { const s = window.signlive.speller; s.stableMs = 1e9; s.clear();"
-                  " s.append('HI'); window.signlive.renderTranscript(); }")
+    # Frames are paused meanwhile, so the only edits are the buttons' and the server's
+    # answers given here (as the stream decoder sends them: committed letters, then the word
+    # with its suggestions when the hand drops).
+    page.evaluate("() => { window.signlive.client.pause(); const s = window.signlive.speller;"
+                  " s.clear(); s.append('HI'); window.signlive.renderTranscript(); }")
     page.click("#btn-space")
     page.click("#btn-backspace")
     page.click("#btn-backspace")
@@ -106,7 +108,31 @@ def test_live_page_streams_frames_and_draws_the_guide(live_server, browser, view
     page.click("#btn-clear")
     assert page.text_content("#transcript") == ""
     assert page.get_attribute("#transcript", "aria-live") == "polite"
+
+    answer = ("(p) => window.signlive.onPrediction(Object.assign({id: 0, letter: null, "
+              "confidence: 0, top: [], hand: true, committed: [], hold: 0}, p))")
+    for letter in "HELO":
+        page.evaluate(answer, {"committed": [letter], "letter": letter, "hold": 1})
+    assert page.text_content("#transcript") == "HELO"
+    assert page.is_hidden("#suggestions")
+    page.evaluate(answer, {"hand": False, "word": {"spelled": "HELO", "suggestions": [
+        "HELP", "HELLO", "HALO"]}})
+    assert page.is_visible("#suggestions")
+    assert page.locator("#suggestions [data-role=word]").all_text_contents() == [
+        "HELP", "HELLO", "HALO"]
     page.screenshot(path=artifacts_dir / f"live-tiny-{viewport['width']}.png")
+    page.keyboard.press("2")  # the second suggestion replaces the word, and ends it
+    assert page.text_content("#transcript") == "HELLO "
+    assert page.is_hidden("#suggestions")
+    # An offer the transcript has moved past is withdrawn; what was spelled stays.
+    page.evaluate(answer, {"committed": ["A"]})
+    page.evaluate(answer, {"word": {"spelled": "A", "suggestions": ["I"]}})
+    page.evaluate(answer, {"committed": ["B"]})
+    assert page.is_hidden("#suggestions")
+    page.keyboard.press("1")
+    assert page.text_content("#transcript") == "HELLO AB"
+    page.click("#btn-clear")
+    page.evaluate("() => window.signlive.client.resume()")
 
     # A dropped connection: socket.io reconnects by itself and the frame loop resumes.
     answered = page.evaluate("() => window.signlive.client.stats.count")
@@ -161,52 +187,38 @@ def test_kiosk_page_runs_without_controls_and_keeps_its_dom_flat(live_server, br
 SPELLING_CASES = """
 async () => {
   const { Speller } = await import('/static/js/spelling.js');
-  // Feed [letter, duration ms] runs at 100 ms per prediction; return the text.
-  const spell = (runs, opts = {}) => {
-    const s = new Speller({ stableMs: 500, ...opts });
-    let t = 0;
-    for (const [letter, ms] of runs) {
-      for (let k = 0; k < ms; k += 100) { s.update(letter, t); t += 100; }
-    }
-    return s.text;
-  };
-  const s = new Speller({ stableMs: 500, maxLength: 5 });
-  for (const c of 'ABCDEFG') { s.update(c, 0); s.update(c, 600); s.update(null, 900); }
+  const capped = new Speller({ maxLength: 5 });
+  for (const c of 'ABCDEFG') capped.append(c);
   const spaced = new Speller();
   spaced.space(); spaced.append('A'); spaced.space(); spaced.space();
+  const picked = new Speller();
+  picked.append('HI '); picked.append('HELO');
+  const lastWord = picked.lastWord();
+  const replaced = picked.replaceLastWord('HELO', 'HELLO');
+  const moved = new Speller();
+  moved.append('HELOX');
+  const refused = moved.replaceLastWord('HELO', 'HELLO');
   return {
-    stable: spell([['H', 1200]]),
-    tooShort: spell([['H', 400], [null, 300], ['H', 300]]),
-    flickerBreaksStretch: spell([['E', 300], ['F', 100], ['E', 300]]),
-    twoLettersNeedGap: spell([['L', 800], [null, 400], ['L', 800]]),
-    heldLetterOnce: spell([['L', 3000]]),
-    flickerDoesNotDouble: spell([['L', 800], ['I', 100], ['L', 800]]),
-    otherLetterRearms: spell([['L', 800], ['I', 300], ['L', 800]]),
-    hello: spell([[null, 500], ['H', 800], [null, 300], ['E', 800], [null, 300], ['L', 800],
-                  [null, 300], ['L', 800], [null, 300], ['O', 800], [null, 500]]),
-    directChange: spell([['E', 700], ['L', 700]]),
-    capped: s.text,
+    capped: capped.text,
     spaces: JSON.stringify(spaced.text),
+    lastWord, replaced, picked: picked.text,
+    refused, moved: moved.text,
   };
 }
 """
 
 
-def test_spelling_rules_in_the_page(live_server, browser):
+def test_transcript_rules_in_the_page(live_server, browser):
     page = open_page(browser, live_server.url + "/kiosk")
     result = page.evaluate(SPELLING_CASES)
     assert result == {
-        "stable": "H",
-        "tooShort": "",
-        "flickerBreaksStretch": "",
-        "twoLettersNeedGap": "LL",
-        "heldLetterOnce": "L",
-        "flickerDoesNotDouble": "L",
-        "otherLetterRearms": "LL",
-        "hello": "HELLO",
-        "directChange": "EL",
         "capped": "CDEFG",
         "spaces": '"A "',
+        "lastWord": "HELO",
+        "replaced": True,
+        "picked": "HI HELLO ",
+        "refused": False,
+        "moved": "HELOX",
     }
 
 
