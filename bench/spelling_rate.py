@@ -395,10 +395,18 @@ def main(argv: list[str] | None = None) -> int:
         sources = split.held_out if args.sources == "held_out" else split.validation
         pool = readable_photos(photos, set("".join(words)), work / "locate", model,
                                sources=sorted(sources))
-        plan = assign(words, pool, args.seed)
     except SceneError as exc:
         parser.error(str(exc))
+    plan = []
+    for n, word in enumerate(words):  # a word no source signs readably is left out (said)
+        try:
+            plan.extend(assign([word], pool, args.seed + n, first=n))
+        except SceneError as exc:
+            print(f"note: {word} left out: {exc}")
+    if not plan:
+        parser.error("no word can be signed with these photos")
     room = cv2.cvtColor(synthetic_room(), cv2.COLOR_GRAY2BGR)
+    words = [word for word, _, _ in plan]
     print(f"spelling rate: model {model}, {len(words)} words "
           f"({sum(map(len, words))} letters), paces {paces}, prepared in "
           f"{time.monotonic() - started:.0f} s", flush=True)

@@ -151,7 +151,7 @@ def readable_photos(photos: Path, letters: set[str], workdir: Path, model_path: 
                   for source in sources for letter in sorted(letters)
                   for path in letter_photos(photos, letter, [source], per_source)}
     sent = {key: as_sent(camera_frame(path)) for key, (_, _, path) in candidates.items()}
-    log(f"locating the hand in {len(sent)} held-out photos (the page's locator, headless)...")
+    log(f"locating the hand in {len(sent)} photos (the page's locator, headless)...")
     found = locate_images(sent, workdir)
     keys = [key for key in candidates if found[key].box is not None]
     if not keys:
@@ -177,16 +177,16 @@ def readable_photos(photos: Path, letters: set[str], workdir: Path, model_path: 
 
 
 def assign(words: Sequence[str], pool: dict[tuple[str, str], list[Shot]],
-           seed: int = 0) -> list[tuple[str, str, list[Shot]]]:
-    """Each word signed by one source (taken in turn), with a different photo for each
-    occurrence of a letter; a source that lacks readable photos for the word is skipped.
+           seed: int = 0, first: int = 0) -> list[tuple[str, str, list[Shot]]]:
+    """Each word signed by one source (taken in turn from the `first`), with a different
+    photo for each occurrence of a letter; a source that lacks them for the word is skipped.
     Raises SceneError when no source has them all."""
     sources = sorted({source for source, _ in pool})
     rng = np.random.default_rng(seed)
     plan = []
     for n, word in enumerate(words):
         for k in range(len(sources)):
-            source = sources[(n + k) % len(sources)]
+            source = sources[(first + n + k) % len(sources)]
             counts = {c: word.count(c) for c in set(word)}
             if all(len(pool.get((source, c), [])) >= m for c, m in counts.items()):
                 picks = {c: list(rng.permutation(len(pool[(source, c)]))) for c in counts}
