@@ -1,7 +1,7 @@
 """Spelling rate: words signed by unseen people, played to the live page at 0.5-3 letters/s.
 
     python -m bench.spelling_rate [--paces 0.5,1,2,3] [--words HELLO,BOOK,...] [--out DIR]
-    python -m bench.spelling_rate --replay DIR [--settle-ms MS ...]   # seconds, no browser
+    python -m bench.spelling_rate --replay DIR [--set settle_ms=200 ...]   # seconds, no browser
 
 What it plays: each word is signed by one held-out source of the photo split (photos-v1:
 never trained on), a different source for each word in turn. Each letter is a photo of that
@@ -25,7 +25,8 @@ same answers. Scored per word by edit distance: letter accuracy (1 - CER), word 
 false letters a minute while nobody signs (the drops between words), and for the decoder the
 intended word first among the suggestions and in the top 3. The recordings land in --out
 (default bench/results/spelling-rate), and --replay reruns both rules over them in seconds,
-with the decoder's settings overridable, for tuning; the browser run stays the acceptance
+with the decoder's settings overridable (--set NAME=VALUE), for tuning; tune on recordings of
+the split's validation sources (--sources validation), never on the held-out ones; the browser run stays the acceptance
 check. Writes docs/img/spelling-rate.png with --plot.
 """
 
@@ -303,13 +304,23 @@ def plot(results: dict[float, dict], path: Path) -> None:
 # --- commands ----------------------------------------------------------------------------------
 
 def decoder_settings(args):
+    """The live decoder's settings, with --set NAME=VALUE overrides (for --replay tuning)."""
+    from dataclasses import fields
+
     from webapp.decoder import DecoderSettings
 
-    settings = DecoderSettings(confidence=THRESHOLD)
-    overrides = {k: v for k, v in (("settle_ms", args.settle_ms), ("min_frames", args.min_frames),
-                                   ("move_fraction", args.move_fraction),
-                                   ("frame_floor", args.frame_floor)) if v is not None}
-    return replace(settings, **overrides)
+    kinds = {f.name: f.type for f in fields(DecoderSettings)}
+    overrides = {}
+    for item in args.set or []:
+        name, _, value = item.partition("=")
+        if name not in kinds:
+            raise ValueError(f"--set {item}: no decoder setting {name!r} (one of "
+                             f"{', '.join(kinds)})")
+        try:
+            overrides[name] = int(value) if kinds[name] in (int, "int") else float(value)
+        except ValueError:
+            raise ValueError(f"--set {item}: {value!r} is not a number") from None
+    return replace(DecoderSettings(confidence=THRESHOLD), **overrides)
 
 
 def replay(folder: Path, args) -> dict[float, dict]:
@@ -346,9 +357,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--replay", metavar="DIR", help="score recordings in DIR, no browser")
     parser.add_argument("--plot", action="store_true", help=f"write {PLOT.relative_to(ROOT)}")
     parser.add_argument("--seed", type=int, default=0)
-    for name in ("settle-ms", "move-fraction", "frame-floor"):
-        parser.add_argument(f"--{name}", type=float, help="a decoder setting, for --replay")
-    parser.add_argument("--min-frames", type=int, help="a decoder setting, for --replay")
+    parser.add_argument("--set", action="append", metavar="NAME=VALUE",
+                        help="a decoder setting for --replay (webapp/decoder.DecoderSettings), "
+                        "e.g. --set settle_ms=200; repeatable")
     args = parser.parse_args(argv)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
     try:

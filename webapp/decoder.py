@@ -48,7 +48,7 @@ class DecoderSettings:
     min_frames: int = 2  # never commit on a single frame
     confidence: float = 0.6  # the hold's mean probability for its letter
     frame_floor: float = 0.35  # a frame less sure than this ends the hold (an unsure frame)
-    move_fraction: float = 0.3  # the hand moving this many hand sizes ends the hold (a break)
+    move_fraction: float = 0.25  # the hand moving this much of its size ends the hold (a break)
     move_window_ms: float = 300.0  # ... within this long (and always since the frame before)
     max_frame_ms: float = 400.0  # the most one frame counts for (a slow page, a hiccup)
     gap_ms: float = 1500.0  # longer than this without frames: the stream restarts
@@ -95,10 +95,21 @@ class _Hold:
     committed: bool = False
 
 
-def _hand_place(box: Sequence[float]) -> tuple[float, float, float]:
+Place = tuple[float, float, float]  # a hand box's center x, center y and size (pixels)
+
+
+def _hand_place(box: Sequence[float]) -> Place:
     """(center x, center y, size) of a hand box [x, y, w, h]."""
     x, y, w, h = (float(v) for v in box)
     return x + w / 2, y + h / 2, max(w, h, 1e-6)
+
+
+def _apart(a: Place, b: Place, fraction: float) -> bool:
+    """Whether two places of the hand differ by more than `fraction` of its size: its center
+    moved that far, or its size changed by that ratio (towards or away from the camera)."""
+    small, large = sorted((a[2], b[2]))
+    return bool(np.hypot(a[0] - b[0], a[1] - b[1]) > fraction * small
+                or large > (1 + fraction) * small)
 
 
 class StreamDecoder:
@@ -111,10 +122,10 @@ class StreamDecoder:
     def reset(self) -> None:
         """Forget everything: a new stream (camera switched, page reconnected)."""
         self._hold: _Hold | None = None
-        self._places: deque[tuple[float, tuple[float, float, float]]] = deque()  # (t, place)
+        self._places: deque[tuple[float, Place]] = deque()  # (t, place) of recent frames
         self._last_t: float | None = None
         self._last_commit: int | None = None
-        self._commit_place: tuple[float, float, float] | None = None  # where it committed
+        self._commit_place: Place | None = None  # where the last letter committed
         self._broken = True  # a break since the last commit (a double letter may follow)
         self._no_hand_since: float | None = None
         self._word: list[Letter] = []
@@ -183,30 +194,27 @@ class StreamDecoder:
         return Step(committed, CLASS_LETTERS[top], round(progress, 3))
 
     def _moved(self, t: float, box: Sequence[float] | None) -> bool:
-        """Whether the hand moved more than move_fraction of its size since any frame of
-        the last move_window_ms (or since the frame before); False without a box."""
+        """Whether the hand moved (`_apart`) since any frame of the last move_window_ms (or
+        since the frame before); False without a box."""
         if box is None:
             self._places.clear()
             return False
-        x, y, size = place = _hand_place(box)
+        place = _hand_place(box)
         window = self.settings.move_window_ms / 1000.0
         while len(self._places) > 1 and t - self._places[0][0] > window:
             self._places.popleft()
-        moved = any(np.hypot(x - px, y - py) > self.settings.move_fraction * min(size, psize)
-                    for _, (px, py, psize) in self._places)
+        moved = any(_apart(place, seen, self.settings.move_fraction) for _, seen in self._places)
         if moved:
             self._places.clear()
         self._places.append((t, place))
         return moved
 
     def _away_from_commit(self, box: Sequence[float] | None) -> bool:
-        """Whether the hand is more than move_fraction of its size from where the last
-        letter committed (a slide, or the bottom of a bounce); True when that is unknown."""
+        """Whether the hand is apart (`_apart`) from where the last letter committed (a
+        slide, or the bottom of a bounce); True when that is unknown."""
         if box is None or self._commit_place is None:
             return True
-        x, y, size = _hand_place(box)
-        cx, cy, csize = self._commit_place
-        return bool(np.hypot(x - cx, y - cy) > self.settings.move_fraction * min(size, csize))
+        return _apart(_hand_place(box), self._commit_place, self.settings.move_fraction)
 
     def _no_hand(self, t: float) -> Step:
         self._hold = None

@@ -64,11 +64,13 @@ def read_stamp(image: bytes, camera_width: int = 640) -> int | None:
 
 @dataclass(frozen=True)
 class Shot:
-    """One photo as the camera shows it: the BGR frame and the hand's size in it (pixels)."""
+    """One photo as the camera shows it: the BGR frame, the hand's size and center in it
+    (camera pixels)."""
 
     path: str
     frame: np.ndarray
     hand: float
+    center: tuple[float, float]
 
 
 @dataclass(frozen=True)
@@ -83,8 +85,8 @@ class WordSpan:
     photos: tuple[str, ...]
 
 
-def shifted(frame: np.ndarray, dx: float) -> np.ndarray:
-    matrix = np.float32([[1, 0, dx], [0, 1, 0]])
+def shifted(frame: np.ndarray, offset: tuple[float, float]) -> np.ndarray:
+    matrix = np.float32([[1, 0, offset[0]], [0, 1, offset[1]]])
     return cv2.warpAffine(frame, matrix, (frame.shape[1], frame.shape[0]),
                           borderMode=cv2.BORDER_REPLICATE)
 
@@ -94,21 +96,26 @@ def render(path: Path, words: Sequence[tuple[str, str, Sequence[Shot]]], room: n
     """The .y4m of `words` ((word, source, one Shot per letter)) at `pace` letters a second;
     its word spans and length in seconds."""
     rng = np.random.default_rng(seed)
-    # Keys: (picture, hand offset in px, how long it is shown before blending to the next).
-    keys: list[tuple[np.ndarray, float, float]] = [(room, 0.0, LEAD_S - BLEND_S)]
+    # Keys: (picture, its offset (dx, dy) in px, how long it is shown before blending on).
+    keys: list[tuple[np.ndarray, tuple[float, float], float]] = [
+        (room, (0.0, 0.0), LEAD_S - BLEND_S)]
     spans = []
     t = LEAD_S
     for word, source, shots in words:
         start = t
-        offset = 0.0
         for i, shot in enumerate(shots):
-            if i and word[i] == word[i - 1]:  # a double letter: slide, alternating sides
-                offset += SLIDE * shot.hand * (1 if i % 2 else -1)
+            if i and word[i] == word[i - 1]:
+                # A double letter: this photo's hand lands where the last one's was, slid
+                # sideways by SLIDE hand sizes (alternating sides).
+                last, (lx, ly) = shots[i - 1], keys[-1][1]
+                side = 1 if i % 2 else -1
+                offset = (last.center[0] + lx + side * SLIDE * shot.hand - shot.center[0],
+                          last.center[1] + ly - shot.center[1])
             else:
-                offset = float(rng.uniform(-SHIFT, SHIFT)) * shot.hand
+                offset = tuple(float(v) * shot.hand for v in rng.uniform(-SHIFT, SHIFT, 2))
             keys.append((shot.frame, offset, 1.0 / pace - BLEND_S))
             t += 1.0 / pace
-        keys.append((room, 0.0, PAUSE_S - BLEND_S))
+        keys.append((room, (0.0, 0.0), PAUSE_S - BLEND_S))
         spans.append(WordSpan(word, source, start, t, t + PAUSE_S,
                               tuple(shot.path for shot in shots)))
         t += PAUSE_S
@@ -124,7 +131,8 @@ def render(path: Path, words: Sequence[tuple[str, str, Sequence[Shot]]], room: n
             steps = max(1, round(BLEND_S * VIDEO_FPS))
             for s in range(steps):
                 a = (s + 1) / (steps + 1)
-                move = offset + a * (after_offset - offset)
+                move = (offset[0] + a * (after_offset[0] - offset[0]),
+                        offset[1] + a * (after_offset[1] - offset[1]))
                 mixed = cv2.addWeighted(shifted(picture, move), 1 - a, shifted(after, move), a, 0)
                 yield stamp(mixed, index)
                 index += 1
@@ -171,8 +179,9 @@ def readable_photos(photos: Path, letters: set[str], workdir: Path, model_path: 
         if int(p.argmax()) == cls and p[cls] >= THRESHOLD:
             frame = camera_frame(path)
             scale = frame.shape[1] / 480  # the box is in the sent frame's pixels
-            hand = max(found[key].box[2], found[key].box[3]) * scale
-            pool.setdefault((source, letter), []).append(Shot(str(path), frame, hand))
+            x, y, w, h = (v * scale for v in found[key].box)
+            pool.setdefault((source, letter), []).append(
+                Shot(str(path), frame, max(w, h), (x + w / 2, y + h / 2)))
     return pool
 
 
