@@ -26,8 +26,8 @@ false letters a minute while nobody signs (the drops between words), and for the
 intended word first among the suggestions and in the top 3. The recordings land in --out
 (default bench/results/spelling-rate), and --replay reruns both rules over them in seconds,
 with the decoder's settings overridable (--set NAME=VALUE), for tuning; tune on recordings of
-the split's validation sources (--sources validation), never on the held-out ones; the browser run stays the acceptance
-check. Writes docs/img/spelling-rate.png with --plot.
+the split's validation sources (--sources validation), never on the held-out ones; the
+browser run stays the acceptance check. Writes docs/img/spelling-rate.png with --plot.
 """
 
 from __future__ import annotations

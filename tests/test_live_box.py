@@ -137,6 +137,42 @@ def test_a_guide_model_ignores_the_box(server, sio, serving, expected):
     assert (event, data["code"]) == ("error", "bad_box")
 
 
+def test_a_located_frame_without_a_box_has_no_hand(server, sio, serving, expected):
+    """The page's locator looked and found no hand: a hand-crop model has nothing to read
+    (no letter, no hand, the model not run); a guide model still reads its square."""
+    serving("hand")
+    stats = server.state.inference.stats
+    before = stats()
+    event, data = ask(sio, 30, located=True)
+    assert event == "prediction", data
+    assert (data["letter"], data["top"], data["hand"], data["committed"]) == (None, [], False, [])
+    after = stats()
+    assert after["frames_answered"] == before["frames_answered"] + 1
+    assert after["batches"] == before["batches"]  # no forward pass
+    # With its box, the same frame is read as before.
+    event, data = ask(sio, 32, box=BOX, located=True)
+    assert data["hand"] is True
+    assert_top(data["top"], expected["hand"])
+    serving("guide")
+    event, data = ask(sio, 33, located=True)
+    assert event == "prediction" and data["hand"] is True  # threshold 0: a letter, a hand
+    assert_top(data["top"], expected["guide"])
+
+
+@pytest.mark.parametrize("value", ["yes", 1, 0, None, [True]])
+def test_located_must_be_true_or_false(sio, serving, value):
+    serving("hand")
+    sio.emit("frame", {"id": 40, "image": FRAME, "located": value})
+    event, data = receive(sio)
+    if value is None:  # JSON null: the key is as good as absent
+        assert event == "prediction", data
+        return
+    assert (event, data["code"], data["id"]) == ("error", "bad_payload", 40), data
+    assert "located" in data["message"]
+    event, data = ask(sio, 41, located=False)
+    assert event == "prediction"
+
+
 BAD_BOXES = [
     ("right of the frame", [W, 10, 50, 50], "outside the 640x480 frame"),
     ("below the frame", [10, H + 5, 50, 50], "outside the 640x480 frame"),

@@ -29,7 +29,9 @@ them into committed letters and, when the hand drops, a finished word with sugge
 and `word`. The decoder runs here, once per connection, because the probabilities are here
 (the page only gets the top 3) and the word list is here; it costs microseconds a frame
 (docs/PERFORMANCE.md). A frame the page's locator looked at (`located`) and found no hand in
-is not run through the model at all: no hand, no letter.
+is not run through a hand-crop model at all: no hand, no letter. A guide-square model reads
+the square as it always did (it never needed the locator, which can miss a hand that fills
+the square).
 """
 
 from __future__ import annotations
@@ -162,9 +164,9 @@ class _Pending:
     hand: Hand | None = None  # the landmarks found with that box
     located: bool = False  # the page's locator looked at this frame: no box means no hand
 
-    @property
-    def no_hand(self) -> bool:
-        return self.located and self.box is None
+    def nothing_to_read(self, crop: str) -> bool:
+        """A hand-crop model has nothing to read where the locator looked and found no hand."""
+        return crop == "hand" and self.located and self.box is None
 
 
 def top_predictions(probs: np.ndarray, k: int = 3) -> list[list]:
@@ -401,9 +403,9 @@ class InferenceService:
 
     def _process(self, batch: list[_Pending], served: ServedModel) -> None:
         start = time.perf_counter()
-        for item in [item for item in batch if item.no_hand]:
+        for item in [item for item in batch if item.nothing_to_read(served.crop)]:
             self._answer(item, served, None)
-        batch = [item for item in batch if not item.no_hand]
+        batch = [item for item in batch if not item.nothing_to_read(served.crop)]
         if not batch:
             return
         if len(batch) == 1:

@@ -111,7 +111,8 @@ def validate_frame(payload: Any, max_bytes: int) -> tuple[int, bytes]:
         if Hand.parse(landmarks) is None:
             raise BadFrame("bad_landmarks", "'landmarks' must be null or 21 [x, y, z] numbers",
                            frame_id)
-    if payload.get("located") not in (None, True, False):
+    located = payload.get("located")
+    if located is not None and not isinstance(located, bool):  # 1 == True: isinstance, not in
         raise BadFrame("bad_payload", "'located' must be true or false", frame_id)
     if payload.get("handedness") not in (None, "Left", "Right"):
         raise BadFrame("bad_landmarks", "'handedness' must be null, \"Left\" or \"Right\"",

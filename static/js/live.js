@@ -131,17 +131,27 @@ for (const id of ["btn-space", "btn-backspace", "btn-clear"]) {
   $(id).addEventListener("click", withdraw);
 }
 
-// Keyboard: Space and Backspace edit the transcript, 1-3 pick a suggestion and Escape
-// dismisses them, when no control has the focus.
+// Keyboard: 1-3 pick a suggestion and Escape dismisses them wherever the focus is (but in a
+// text field); Space and Backspace edit the transcript when no control has the focus (on a
+// focused button Space presses it).
+function typing(target) {
+  return target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName);
+}
+
 document.addEventListener("keydown", (event) => {
   const target = event.target;
-  if (target !== document.body && target !== document.documentElement) return;
+  if (typing(target) || event.ctrlKey || event.metaKey || event.altKey) return;
   if (offered && ["1", "2", "3"].includes(event.key)) {
     event.preventDefault();
     accept(Number(event.key) - 1);
-  } else if (offered && event.key === "Escape") {
+    return;
+  }
+  if (offered && event.key === "Escape") {
     withdraw();
-  } else if (event.key === " ") {
+    return;
+  }
+  if (target !== document.body && target !== document.documentElement) return;
+  if (event.key === " ") {
     event.preventDefault();
     withdraw();
     edit(() => rec.speller.space());
