@@ -79,13 +79,15 @@ class PredictEachFrame:
 def serve(mode: str, port: int) -> None:
     """Run the dev server (mode "werkzeug" or "baseline") until killed."""
     from webapp import create_app, socketio
+    from webapp.serving import RequestHandler
 
     app = create_app({"INSTANCE_PATH": tempfile.mkdtemp(prefix="signlive-bench-instance-")})
     if mode == "baseline":
         state = app.extensions["signlive"]
         state.live.inference = PredictEachFrame(state.inference.served,
                                                 app.config["CONFIDENCE_THRESHOLD"])
-    socketio.run(app, host="127.0.0.1", port=port, allow_unsafe_werkzeug=True, log_output=False)
+    socketio.run(app, host="127.0.0.1", port=port, allow_unsafe_werkzeug=True, log_output=False,
+                 request_handler=RequestHandler)
 
 
 # --- the model ----------------------------------------------------------------------------------

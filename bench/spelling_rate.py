@@ -81,9 +81,8 @@ class Server:
     inference service decodes together with each frame's stamped index."""
 
     def __init__(self, model: Path, instance: Path) -> None:
-        from werkzeug.serving import make_server
-
         from webapp import create_app
+        from webapp.serving import make_server
 
         self.app = create_app({"SECRET_KEY": "bench", "MODELS_DIR": str(model.parent),
                                "ACTIVE_MODEL": model.stem, "CONFIDENCE_THRESHOLD": THRESHOLD,
@@ -101,7 +100,7 @@ class Server:
 
         self.inference.submit = stamped_submit  # this bench's own server: read the stamps
         self.inference.on_decode(self._record)
-        self._server = make_server("127.0.0.1", 0, self.app, threaded=True)
+        self._server = make_server(self.app)
         self.url = f"http://127.0.0.1:{self._server.server_port}"
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
 

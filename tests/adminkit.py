@@ -13,10 +13,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from werkzeug.serving import make_server
 
 from webapp import config
 from webapp.letters import CLASS_LETTERS
+from webapp.serving import make_server
 
 PASSWORD = "correct horse battery staple"
 _CSRF_RE = re.compile(r'name="csrf[-_]token"[^>]*(?:value|content)="([^"]+)"')
@@ -93,7 +93,7 @@ class LiveServer:
 
     def __init__(self, app) -> None:
         self.app = app
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.server = make_server(app)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 

@@ -122,11 +122,11 @@ class LiveServer:
     def __init__(self, app) -> None:
         import threading
 
-        from werkzeug.serving import make_server
+        from webapp.serving import make_server
 
         self.app = app
         self.state = app.extensions["signlive"]
-        self._server = make_server("127.0.0.1", 0, app, threaded=True)
+        self._server = make_server(app)
         self.url = f"http://127.0.0.1:{self._server.server_port}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()

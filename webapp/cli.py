@@ -25,6 +25,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from webapp import create_app, socketio
+    from webapp.serving import RequestHandler
 
     if not 0 <= args.port <= 65535:
         raise ValueError(f"--port {args.port} is not a TCP port")
@@ -34,7 +35,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "serving http://%s:%d/  model=%s  device=%s", args.host, args.port, state.model_name,
         state.device)
     try:
-        socketio.run(app, host=args.host, port=args.port, allow_unsafe_werkzeug=True)
+        socketio.run(app, host=args.host, port=args.port, allow_unsafe_werkzeug=True,
+                     request_handler=RequestHandler)
     finally:
         state.close()
     return 0
