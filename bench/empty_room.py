@@ -12,8 +12,9 @@ the live page with a fake camera that shows it (with a little sensor noise), wai
 hand locator, then watches for --minutes split evenly over the scenes: frames answered,
 frames sent with a hand box, answers that showed a letter (confidence >= threshold) and
 letters appended to the transcript. letters/min = letters appended per minute watched. A
-scene read as one letter throughout spells it once only (the speller repeats a letter only
-after a change): 'shown as letter' counts every frame it showed one.
+scene read as one letter throughout spells it once only (the stream decoder commits a letter
+again only after the hand has moved or left, webapp/decoder.py): 'shown as letter' counts
+every frame it showed one.
 """
 
 from __future__ import annotations

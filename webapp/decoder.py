@@ -7,10 +7,12 @@ repeat loses doubles and everything faster than about a letter a second.
 
 How it reads the stream (frames at whatever rate the page manages, 3-30 a second):
 - A *hold* is a stretch of frames whose most likely letter is the same, each at least
-  `frame_floor` sure, with the hand staying put: it must not move more than `move_fraction`
-  of its size within `move_window_ms` (a bounce or a slide does; a hand drifting slowly over
-  a long hold does not). A hand that moves, a frame read as another letter or an unsure frame
-  ends the hold.
+  `frame_floor` sure. A frame read as another letter or an unsure frame ends the hold. The
+  hand *moves* when it goes more than `move_fraction` of its size within `move_window_ms` (a
+  bounce or a slide does; a hand drifting slowly over a long hold does not): that ends a hold
+  of the letter committed last (so that a double letter needs a bounce or a slide), but not a
+  hold of a new letter, which at a few frames a second is often first seen while the hand is
+  still shifting from the letter before (bench/spelling_rate.py, validation recordings).
 - A hold is *settled* once it has lasted `settle_ms` (each of its frames counting for the
   time since the frame before it, capped at `max_frame_ms`: two frames settle at 3-10 fps,
   five at 30 fps) over at least `min_frames` frames, with a mean probability of at least
@@ -162,7 +164,8 @@ class StreamDecoder:
         top = int(np.argmax(p))
         hold = self._hold
         if self._moved(t, box):
-            hold = None  # a moving hand holds nothing
+            if hold is not None and (hold.committed or hold.letter == self._last_commit):
+                hold = None  # the letter just committed: only a new hold may repeat it
             if self._away_from_commit(box):
                 self._broken = True
         if p[top] < s.frame_floor:

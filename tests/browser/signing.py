@@ -122,13 +122,17 @@ def render(path: Path, words: Sequence[tuple[str, str, Sequence[Shot]]], room: n
     total = t
 
     def frames():
-        index = 0
+        # Each key ends on the frame nearest its planned time, so rounding never adds up
+        # (1/3 s a letter is not a whole number of frames): the video keeps to the spans.
+        index, clock = 0, 0.0
+        steps = max(1, round(BLEND_S * VIDEO_FPS))
         for k, (picture, offset, hold) in enumerate(keys):
             after, after_offset, _ = keys[(k + 1) % len(keys)]
-            for _ in range(max(1, round(hold * VIDEO_FPS))):
+            clock += hold
+            for _ in range(max(1, round(clock * VIDEO_FPS) - index)):
                 yield stamp(shifted(picture, offset), index)
                 index += 1
-            steps = max(1, round(BLEND_S * VIDEO_FPS))
+            clock += steps / VIDEO_FPS
             for s in range(steps):
                 a = (s + 1) / (steps + 1)
                 move = (offset[0] + a * (after_offset[0] - offset[0]),

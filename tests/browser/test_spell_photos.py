@@ -34,7 +34,7 @@ from webapp import config
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-WORD = "CLAW"  # no letter twice: a double letter needs the hand to leave in between
+WORD = "CLAW"  # no letter twice: double letters are tests/browser/test_spell_word.py's
 THRESHOLD = 0.6  # the served default (SIGNLIVE_CONFIDENCE_THRESHOLD)
 PER_SOURCE = 3  # photos of each letter tried from each held-out raw-webcam source
 LEAD_S, HOLD_S, GAP_S = 1.5, 1.5, 0.7
