@@ -119,6 +119,24 @@ def test_a_letter_first_seen_mid_shift_commits_at_a_few_frames_a_second():
     assert "".join(committed) == "OO"
 
 
+def test_a_box_that_widens_as_the_tracker_settles_does_not_double_the_letter():
+    """MediaPipe's box around a hand it has just found grows by a third over its first
+    frames (seen in the spelling bench's validation recordings): one W, not two. A hand
+    brought much closer (1.6x) between two holds is a move: a double."""
+    frames = [("A", (229, 145, 101, 101))] * 5 + [
+        ("W", (226, 123, 115, h)) for h in [166, 173, 200, 219, 224, 226] + [226] * 10]
+    decoder = StreamDecoder()
+    committed = []
+    for k, (letter, hand) in enumerate(frames):
+        committed.extend(decoder.update(k / 9, probs(letter, 0.99), hand).committed)
+    assert "".join(committed) == "AW"
+    decoder = StreamDecoder()
+    committed = []
+    for k, h in enumerate([120] * 5 + [160, 192] + [192] * 5):
+        committed.extend(decoder.update(k / 9, probs("W", 0.99), (226, 123, h, h)).committed)
+    assert "".join(committed) == "WW"
+
+
 def test_unsure_frames_commit_nothing():
     decoder = StreamDecoder()
     steps = [decoder.update(k / 10, probs("A", 0.3), box(300)) for k in range(30)]
@@ -207,7 +225,8 @@ def test_frames_out_of_order_are_refused():
 
 
 @pytest.mark.parametrize("field,value", [("settle_ms", -1), ("confidence", 1.5),
-                                         ("min_frames", 0), ("move_fraction", 0)])
+                                         ("min_frames", 0), ("move_fraction", 0),
+                                         ("resize_fraction", 0)])
 def test_bad_settings_are_refused(field, value):
     with pytest.raises(ValueError, match=field):
         DecoderSettings(**{field: value})

@@ -8,8 +8,10 @@ repeat loses doubles and everything faster than about a letter a second.
 How it reads the stream (frames at whatever rate the page manages, 3-30 a second):
 - A *hold* is a stretch of frames whose most likely letter is the same, each at least
   `frame_floor` sure. A frame read as another letter or an unsure frame ends the hold. The
-  hand *moves* when it goes more than `move_fraction` of its size within `move_window_ms` (a
-  bounce or a slide does; a hand drifting slowly over a long hold does not): that ends a hold
+  hand *moves* when it goes more than `move_fraction` of its size, or grows or shrinks by more
+  than `resize_fraction`, within `move_window_ms` (a bounce or a slide does; a hand drifting
+  slowly over a long hold does not, nor the box of a hand just found, which MediaPipe's tracker
+  widens by up to a third over its first frames): that ends a hold
   of the letter committed last (so that a double letter needs a bounce or a slide), but not a
   hold of a new letter, which at a few frames a second is often first seen while the hand is
   still shifting from the letter before (bench/spelling_rate.py, validation recordings).
@@ -51,6 +53,7 @@ class DecoderSettings:
     confidence: float = 0.6  # the hold's mean probability for its letter
     frame_floor: float = 0.35  # a frame less sure than this ends the hold (an unsure frame)
     move_fraction: float = 0.25  # the hand moving this much of its size ends the hold (a break)
+    resize_fraction: float = 0.5  # ... or growing/shrinking by this much (closer, farther)
     move_window_ms: float = 300.0  # ... within this long (and always since the frame before)
     max_frame_ms: float = 400.0  # the most one frame counts for (a slow page, a hiccup)
     gap_ms: float = 1500.0  # longer than this without frames: the stream restarts
@@ -58,7 +61,8 @@ class DecoderSettings:
 
     def __post_init__(self) -> None:
         checks = (("settle_ms", 0, 10_000), ("min_frames", 1, 100), ("confidence", 0, 1),
-                  ("frame_floor", 0, 1), ("move_fraction", 0.01, 10), ("move_window_ms", 0, 10_000),
+                  ("frame_floor", 0, 1), ("move_fraction", 0.01, 10), ("resize_fraction", 0.01, 10),
+                  ("move_window_ms", 0, 10_000),
                   ("max_frame_ms", 1, 10_000), ("gap_ms", 1, 600_000),
                   ("word_end_ms", 1, 600_000))
         for name, low, high in checks:
@@ -104,14 +108,6 @@ def _hand_place(box: Sequence[float]) -> Place:
     """(center x, center y, size) of a hand box [x, y, w, h]."""
     x, y, w, h = (float(v) for v in box)
     return x + w / 2, y + h / 2, max(w, h, 1e-6)
-
-
-def _apart(a: Place, b: Place, fraction: float) -> bool:
-    """Whether two places of the hand differ by more than `fraction` of its size: its center
-    moved that far, or its size changed by that ratio (towards or away from the camera)."""
-    small, large = sorted((a[2], b[2]))
-    return bool(np.hypot(a[0] - b[0], a[1] - b[1]) > fraction * small
-                or large > (1 + fraction) * small)
 
 
 class StreamDecoder:
@@ -206,7 +202,7 @@ class StreamDecoder:
         window = self.settings.move_window_ms / 1000.0
         while len(self._places) > 1 and t - self._places[0][0] > window:
             self._places.popleft()
-        moved = any(_apart(place, seen, self.settings.move_fraction) for _, seen in self._places)
+        moved = any(self._apart(place, seen) for _, seen in self._places)
         if moved:
             self._places.clear()
         self._places.append((t, place))
@@ -217,7 +213,14 @@ class StreamDecoder:
         slide, or the bottom of a bounce); True when that is unknown."""
         if box is None or self._commit_place is None:
             return True
-        return _apart(_hand_place(box), self._commit_place, self.settings.move_fraction)
+        return self._apart(_hand_place(box), self._commit_place)
+
+    def _apart(self, a: Place, b: Place) -> bool:
+        """Whether two places of the hand differ: its center moved more than move_fraction of
+        its size, or its size changed by more than resize_fraction (closer, farther)."""
+        small, large = sorted((a[2], b[2]))
+        return bool(np.hypot(a[0] - b[0], a[1] - b[1]) > self.settings.move_fraction * small
+                    or large > (1 + self.settings.resize_fraction) * small)
 
     def _no_hand(self, t: float) -> Step:
         self._hold = None
