@@ -33,6 +33,7 @@ browser run stays the acceptance check. Writes docs/img/spelling-rate.png with -
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import sys
@@ -302,6 +303,17 @@ def plot(results: dict[float, dict], path: Path) -> None:
 
 # --- commands ----------------------------------------------------------------------------------
 
+def scene_sha256(plan, photos: Path) -> str:
+    """sha256 of the photos the scenes show, as `signlive evaluate` hashes a photo set."""
+    from webapp.data import file_sha256, photo_line
+
+    digest = hashlib.sha256()
+    for path in sorted({Path(shot.path) for _, _, shots in plan for shot in shots}):
+        relative = path.resolve().relative_to(photos.resolve()).as_posix()
+        digest.update(photo_line(relative, file_sha256(path)))
+    return digest.hexdigest()
+
+
 def decoder_settings(args):
     """The live decoder's settings, with --set NAME=VALUE overrides (for --replay tuning)."""
     from dataclasses import fields
@@ -419,7 +431,8 @@ def main(argv: list[str] | None = None) -> int:
     words = [word for word, _, _ in plan]
     print(f"spelling rate: model {model}, {len(words)} words "
           f"({sum(map(len, words))} letters), paces {paces}, prepared in "
-          f"{time.monotonic() - started:.0f} s", flush=True)
+          f"{time.monotonic() - started:.0f} s; photos sha256 {scene_sha256(plan, photos)}",
+          flush=True)
     server = Server(model, work / "instance")
     failed = False
     try:

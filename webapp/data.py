@@ -285,6 +285,11 @@ def _write_cache(path: Path | None, x: np.ndarray, y: np.ndarray) -> None:
 _SHA_MEMO: dict[tuple[str, int, int], str] = {}
 
 
+def photo_line(relative: str, file_digest: str) -> bytes:
+    """One photo's part of a photo set's sha256 (what `evaluate` prints, the benches name)."""
+    return f"{relative}\0{file_digest}\n".encode()
+
+
 def file_sha256(path: str | os.PathLike) -> str:
     """sha256 of a file as stored, remembered per (path, size, mtime) for this process."""
     path = Path(path)
@@ -490,7 +495,7 @@ def load_photo_folder(
         images.append(image)
         labels.append(label)
         paths.append(str(item))
-        digest.update(f"{item.relative_to(folder).as_posix()}\0{file_digest}\n".encode())
+        digest.update(photo_line(item.relative_to(folder).as_posix(), file_digest))
     if not images:
         detail = f"; e.g. {skipped[0]}" if skipped else ""
         raise DataError(
