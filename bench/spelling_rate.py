@@ -215,6 +215,30 @@ def decode_stream(records: list[dict], settings, lexicon) -> list[dict]:
     return out
 
 
+FRAME_KINDS = ("hand, same letter", "hand, new letter", "no hand")
+
+
+def frame_times(records: list[dict]) -> dict[str, tuple[int, float]]:
+    """What sets the page's pace: the time between two answered frames (median ms, and how
+    many) by what the second showed: the hand read as the same letter as the frame before
+    (MediaPipe tracking it), the hand read as a new letter (in these scenes, a new photo: the
+    palm detector looks again), no hand (two looks: the padded second one)."""
+    times: dict[str, list[float]] = {kind: [] for kind in FRAME_KINDS}
+    for a, b in zip(records, records[1:], strict=False):
+        dt = (b["t"] - a["t"]) * 1000.0
+        if a["client"] != b["client"] or dt > 1000.0:  # a reconnect, the clip looping
+            continue
+        if b["probs"] is None:
+            kind = "no hand"
+        elif a["probs"] is not None and np.argmax(a["probs"]) == np.argmax(b["probs"]):
+            kind = "hand, same letter"
+        else:
+            kind = "hand, new letter"
+        times[kind].append(dt)
+    return {kind: (len(v), float(np.median(v)) if v else float("nan"))
+            for kind, v in times.items()}
+
+
 def score(decoded: list[dict], spans: list[WordSpan]) -> dict:
     """Per rule: letters right, word accuracy, false letters a minute with nobody signing,
     and (decoder) the intended word first / in the top 3 of the suggestions."""
@@ -269,6 +293,13 @@ def report(results: dict[float, dict], log=print) -> list[list]:
                          f"{100 * res['suggest_top3']:.0f}%" if rule == "decoder" else ""])
     log(format_table(rows, ["letters/s", "page fps", "rule", "letters right", "words right",
                             "false letters/min", "suggest 1st", "suggest top 3"]))
+    log("\nthe page's pace: median ms between two answered frames (frames), by what the "
+        "second showed")
+    log(format_table([[f"{pace:g}", f"{res['fps']:.1f}"]
+                      + [f"{res['frame_times'][k][1]:.0f} ({res['frame_times'][k][0]})"
+                         for k in FRAME_KINDS]
+                      for pace, res in sorted(results.items())],
+                     ["letters/s", "page fps", *FRAME_KINDS]))
     for pace, res in sorted(results.items()):
         log(f"  {pace:g}/s: " + ", ".join(
             f"{w['word']}->{w['decoder'] or '-'}|{w['hold'] or '-'}" for w in res["words"]))
@@ -350,6 +381,7 @@ def replay(folder: Path, args) -> dict[float, dict]:
         spans = [WordSpan(**s) for s in saved["spans"]]
         res = score(decode_stream(saved["records"], settings, lexicon), spans)
         res["fps"] = saved["fps"]
+        res["frame_times"] = frame_times(saved["records"])
         results[float(saved["pace"])] = res
     return results
 
