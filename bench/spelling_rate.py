@@ -50,6 +50,7 @@ from bench.hold_rule import HoldSpeller
 
 # The scenes come from the browser tests' helpers (as in bench.empty_room).
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "browser"))
+from chromium import CHROMIUM, chromium, open_page  # noqa: E402
 from signing import (  # noqa: E402
     BLEND_S,
     PAUSE_S,
@@ -64,10 +65,6 @@ from signing import (  # noqa: E402
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--use-fake-ui-for-media-stream",
-        "--use-fake-device-for-media-stream", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run", "--disable-sync"]
 WORDS = ("HELLO", "BOOK", "COFFEE", "LLAMA", "APPLE", "GOOD", "SEE", "WORLD", "CLAW", "FAX")
 PACES = (0.5, 1.0, 2.0, 3.0)
 LATE_S = 0.3  # a word's last letter may commit this long after its slot
@@ -132,13 +129,8 @@ def play(pw, server: Server, video: Path, spans: list[WordSpan], total: float,
          log=print) -> dict:
     """The live page on a camera playing `video`, recorded from when its hand locator runs
     until every word has been seen whole (at most three loops); the page's own figures."""
-    browser = pw.chromium.launch(executable_path=CHROMIUM,
-                                 args=[*ARGS, f"--use-file-for-fake-video-capture={video}"])
-    try:
-        page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.goto(server.url + "/")
+    with chromium(pw, video) as browser:
+        page = open_page(browser, server.url + "/")
         page.wait_for_function("() => document.body.dataset.handLocator === 'on' && "
                                "document.getElementById('status').dataset.state === "
                                "'connected'", timeout=120_000)
@@ -155,9 +147,7 @@ def play(pw, server: Server, video: Path, spans: list[WordSpan], total: float,
         sent = page.evaluate("() => window.signlive.client.framesSent") - sent0
         elapsed = time.monotonic() - started
         log(f"    {sent} frames sent in {elapsed:.0f} s ({sent / elapsed:.1f}/s)")
-        return {"page_errors": errors, "frames_sent": sent, "seconds": elapsed}
-    finally:
-        browser.close()
+        return {"page_errors": page.errors, "frames_sent": sent, "seconds": elapsed}
 
 
 # --- scoring -----------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from typing import Any, NamedTuple
 
 import cv2
 import numpy as np
+import pytest
 from y4m import FPS, HEIGHT, WIDTH, write_y4m
 
 from webapp.preprocess import hand_square
@@ -63,6 +64,24 @@ def model_under_test() -> Path:
 
     name = os.environ.get("SIGNLIVE_MODEL") or config.DEFAULT_MODEL_NAME
     return config.models_dir() / f"{name}.keras"
+
+
+def photos_for_scenes(model: Path) -> Path:
+    """The photo folder for a test that plays photos to the page with `model` served;
+    skips the test, naming why, when the photos, the model or Debian's chromium is missing."""
+    from chromium import CHROMIUM
+
+    from webapp import config
+
+    photos = config.photos_dir()
+    if not photos.is_dir():
+        pytest.skip(f"{photos} is missing (the photo folder is ../shared/photos or "
+                    "$SIGNLIVE_PHOTOS)")
+    if not model.exists():
+        pytest.skip(f"{model} is not there yet (the shipped model is trained separately)")
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is missing: `make browser-deps` installs it")
+    return photos
 
 
 # --- the page's locator on pictures --------------------------------------------------------------

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from chromium import CHROMIUM, DESKTOP, chromium, open_page, playwright, wait_connected_and_running
+from chromium import DESKTOP, chromium, open_page, playwright, wait_connected_and_running
 from rooms import (
     READ_WATCH,
     WATCH,
@@ -26,11 +26,10 @@ from rooms import (
     letter_photos,
     locate_images,
     model_under_test,
+    photos_for_scenes,
     synthetic_room,
 )
 from y4m import background, write_y4m
-
-from webapp import config
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -45,16 +44,7 @@ MODEL = model_under_test()
 @pytest.fixture(scope="module")
 def chosen(tmp_path_factory):
     """{letter: (photo, confidence)}, and the hand-free picture shown between letters."""
-    from pathlib import Path
-
-    photos = config.photos_dir()
-    if not photos.is_dir():
-        pytest.skip(f"{photos} is missing (the photo folder is ../shared/photos or "
-                    "$SIGNLIVE_PHOTOS)")
-    if not MODEL.exists():
-        pytest.skip(f"{MODEL} is not there yet (the shipped model is trained separately)")
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing: `make browser-deps` installs it")
+    photos = photos_for_scenes(MODEL)
     from webapp.evaluation import predict_probs
     from webapp.handshape import FEATURES
     from webapp.letters import letter_to_class

@@ -16,11 +16,16 @@ from __future__ import annotations
 
 import cv2
 import pytest
-from chromium import CHROMIUM, DESKTOP, chromium, open_page, playwright, wait_connected_and_running
-from rooms import READ_WATCH, WATCH, SceneError, model_under_test, synthetic_room
+from chromium import DESKTOP, chromium, open_page, playwright, wait_connected_and_running
+from rooms import (
+    READ_WATCH,
+    WATCH,
+    SceneError,
+    model_under_test,
+    photos_for_scenes,
+    synthetic_room,
+)
 from signing import THRESHOLD, assign, readable_photos, render
-
-from webapp import config
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -33,16 +38,7 @@ MODEL = model_under_test()
 
 @pytest.fixture(scope="module")
 def video(tmp_path_factory):
-    from pathlib import Path
-
-    photos = config.photos_dir()
-    if not photos.is_dir():
-        pytest.skip(f"{photos} is missing (the photo folder is ../shared/photos or "
-                    "$SIGNLIVE_PHOTOS)")
-    if not MODEL.exists():
-        pytest.skip(f"{MODEL} is not there yet (the shipped model is trained separately)")
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing: `make browser-deps` installs it")
+    photos = photos_for_scenes(MODEL)
     work = tmp_path_factory.mktemp("signing")
     try:
         pool = readable_photos(photos, set(WORD), work / "locate", MODEL,
