@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 
 import pytest
 
@@ -22,8 +23,12 @@ def test_healthz(client):
     assert body["status"] == "ok" and body["model"] == "tiny"
     assert body["crop"] == "guide"  # the tiny model's metadata has no "crop": the guide square
     assert body["handshape"] is False  # one input: the picture alone
-    assert body["clients"] == 0 and body["uptime_s"] >= 0
+    assert body["clients"] == 0
     assert body["device"].startswith(("CPU", "GPU"))
+    # The uptime counts: read again 0.3 s later, it has grown by about that (0.1 s steps).
+    time.sleep(0.3)
+    later = client.get("/healthz").get_json()["uptime_s"]
+    assert 0.2 <= later - body["uptime_s"] <= 5.0, (body["uptime_s"], later)
 
 
 def test_app_shares_one_service(app):

@@ -35,14 +35,18 @@ def sio(live_server):
 
 
 def test_good_frame_gets_a_prediction(sio):
+    start = time.perf_counter()
     sio.emit("frame", {"id": 7, "image": FRAME})
     event, data = receive(sio)
+    round_trip_ms = (time.perf_counter() - start) * 1000.0
     assert event == "prediction"
     assert data["id"] == 7 and data["model"] == "tiny"
     assert set(data) == {"id", "letter", "confidence", "top", "latency_ms", "model", "hand",
                          "committed", "reading", "hold"}
     assert len(data["top"]) == 3 and data["top"][0][0] == data["letter"]
-    assert data["confidence"] == data["top"][0][1] and data["latency_ms"] >= 0
+    assert data["confidence"] == data["top"][0][1]
+    # The server's own time for the frame (decode, model, answer) lies within the round trip.
+    assert 0 < data["latency_ms"] <= round_trip_ms, (data["latency_ms"], round_trip_ms)
 
 
 HOSTILE = [
@@ -221,7 +225,7 @@ def test_healthz_counts_live_clients(live_server):
     finally:
         sio.disconnect()
     assert health["status"] == "ok" and health["model"] == "tiny"
-    assert health["clients"] >= 1 and health["device"] and health["uptime_s"] >= 0
+    assert health["clients"] >= 1 and health["device"]
 
 
 @pytest.fixture(scope="module")

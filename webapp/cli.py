@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -96,7 +97,6 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_fuse(args: argparse.Namespace) -> int:
     """Add a hand-shape branch to a hand-crop model; the split's validation sources choose."""
-    _import_keras_quietly()
     from webapp.fusion import FuseConfig, fuse
 
     def progress(event: dict) -> None:
@@ -117,30 +117,52 @@ def cmd_fuse(args: argparse.Namespace) -> int:
     return 0
 
 
-def _import_keras_quietly() -> None:
-    """Import Keras (and probe the devices) with file descriptor 2 pointed at /dev/null.
+# TensorFlow's start-up chatter, written straight to fd 2 before its logging is set up
+# (whatever TF_CPP_MIN_LOG_LEVEL says): a line holding any of these is dropped.
+STARTUP_NOISE = (
+    "All log messages before absl::InitializeLog() is called",
+    "oneDNN custom operations are on",
+    "cudart_stub.cc",
+    "cpu_feature_guard.cc",
+    "To enable the following instructions",
+    "failed call to cuInit",
+    "Unable to register cu",
+    "computation placer already registered",
+    "TF-TRT Warning",
+)
 
-    TensorFlow writes start-up chatter (oneDNN, CUDA probing) straight to fd 2 before its
-    logging is set up, whatever TF_CPP_MIN_LOG_LEVEL says; a CLI error must stay one line.
-    Python exceptions are unaffected: they are raised after stderr is restored.
-    """
+
+def without_startup_noise(text: str) -> str:
+    """`text` without the lines of TensorFlow's start-up chatter (STARTUP_NOISE)."""
+    return "".join(line for line in text.splitlines(keepends=True)
+                   if not any(noise in line for noise in STARTUP_NOISE))
+
+
+def _import_keras_quietly() -> None:
+    """Import Keras (and probe the devices) with file descriptor 2 caught, then pass on what
+    was written there except TensorFlow's start-up chatter (STARTUP_NOISE): tables and
+    one-line errors stay readable, and a real native error still shows. Python exceptions
+    are raised after fd 2 is restored."""
     if "keras" in sys.modules:
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     sys.stderr.flush()
     saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
+    with tempfile.TemporaryFile() as caught:
+        try:
+            os.dup2(caught.fileno(), 2)
             import keras
 
             if keras.backend.backend() == "tensorflow":
                 import tensorflow as tf
 
                 tf.config.list_physical_devices("GPU")
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            caught.seek(0)
+            sys.stderr.write(without_startup_noise(caught.read().decode("utf-8", "replace")))
+            sys.stderr.flush()
 
 
 def _load_for_cli(model_path: str, crop_fraction: float | None):
@@ -149,7 +171,6 @@ def _load_for_cli(model_path: str, crop_fraction: float | None):
 
     if crop_fraction is not None and not 0.05 <= crop_fraction <= 1.0:
         raise ValueError(f"--crop-fraction {crop_fraction} is outside 0.05-1.0")
-    _import_keras_quietly()
     from webapp.nets import image_input_shape
 
     loaded = load_model_file(model_path)
@@ -503,6 +524,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
+        if args.command != "locate":  # every other command computes with Keras
+            _import_keras_quietly()
         return handler(args)
     except (ValueError, OSError) as exc:
         print(f"signlive {args.command}: error: {exc}", file=sys.stderr)
