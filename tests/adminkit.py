@@ -6,7 +6,6 @@ Not a test module (no test_ prefix): tests/ is on sys.path, so the admin tests i
 from __future__ import annotations
 
 import re
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,7 +15,6 @@ import numpy as np
 
 from webapp import config
 from webapp.letters import CLASS_LETTERS
-from webapp.serving import make_server
 
 PASSWORD = "correct horse battery staple"
 _CSRF_RE = re.compile(r'name="csrf[-_]token"[^>]*(?:value|content)="([^"]+)"')
@@ -86,24 +84,6 @@ def login_requests(session, url: str, password: str = PASSWORD) -> str:
     page = session.get(f"{url}/admin")
     assert page.status_code == 200 and "admin-config" in page.text
     return csrf_from(page.text)
-
-
-class LiveServer:
-    """The app behind a real threaded HTTP + WebSocket server on a free loopback port."""
-
-    def __init__(self, app) -> None:
-        self.app = app
-        self.server = make_server(app)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> LiveServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.thread.join(5)
 
 
 def frame_jpeg(seed: int = 0) -> bytes:

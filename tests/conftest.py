@@ -116,40 +116,12 @@ def client(app):
     return app.test_client()
 
 
-class LiveServer:
-    """A real threaded Werkzeug server (what `signlive serve` runs) on a free loopback port."""
-
-    def __init__(self, app) -> None:
-        import threading
-
-        from webapp.serving import make_server
-
-        self.app = app
-        self.state = app.extensions["signlive"]
-        self._server = make_server(app)
-        self.url = f"http://127.0.0.1:{self._server.server_port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-
-    def connect(self, **kwargs):
-        """A python-socketio SimpleClient on /live over WebSocket only."""
-        import socketio
-
-        sio = socketio.SimpleClient()
-        sio.connect(self.url, namespace="/live", transports=["websocket"], wait_timeout=10,
-                    **kwargs)
-        return sio
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._thread.join(5)
-        self.state.close()
-
-
 @pytest.fixture(scope="module")
 def serve_app():
     """serve_app(app) -> a LiveServer running it; all are stopped at the end of the module."""
     servers = []
+
+    from serverkit import LiveServer
 
     def start(app) -> LiveServer:
         servers.append(LiveServer(app))
@@ -158,6 +130,7 @@ def serve_app():
     yield start
     for server in servers:
         server.stop()
+        server.state.close()
 
 
 @pytest.fixture(scope="module")

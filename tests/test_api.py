@@ -10,7 +10,6 @@ import pytest
 import requests
 import socketio
 from adminkit import (
-    LiveServer,
     close_app,
     frame_jpeg,
     hang_up,
@@ -20,6 +19,7 @@ from adminkit import (
     settings,
     wait_for,
 )
+from serverkit import LiveServer
 
 from webapp import create_app
 from webapp.jobs import RunStore, validate_params

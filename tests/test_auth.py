@@ -12,7 +12,6 @@ import requests
 import socketio
 from adminkit import (
     PASSWORD,
-    LiveServer,
     close_app,
     csrf_from,
     hang_up,
@@ -20,6 +19,7 @@ from adminkit import (
     make_model,
     settings,
 )
+from serverkit import LiveServer
 
 from webapp import create_app
 

@@ -23,7 +23,6 @@ import pytest
 import requests
 import socketio
 from adminkit import (
-    LiveServer,
     close_app,
     frame_jpeg,
     hang_up,
@@ -32,6 +31,7 @@ from adminkit import (
     settings,
     wait_for,
 )
+from serverkit import LiveServer
 
 from webapp import config, create_app
 from webapp.jobs import RunStore

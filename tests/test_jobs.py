@@ -13,7 +13,6 @@ import pytest
 import requests
 import socketio
 from adminkit import (
-    LiveServer,
     close_app,
     frame_jpeg,
     hang_up,
@@ -22,6 +21,7 @@ from adminkit import (
     settings,
     wait_for,
 )
+from serverkit import LiveServer
 
 from webapp import create_app
 from webapp.jobs import RunStore, validate_params

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from adminkit import PASSWORD, LiveServer, close_app, make_model, settings
+from adminkit import PASSWORD, close_app, make_model, settings
+from serverkit import LiveServer
 
 from webapp import create_app
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from adminkit import PASSWORD, LiveServer, close_app
+from adminkit import PASSWORD, close_app
 from chromium import chromium, playwright
+from serverkit import LiveServer
 from y4m import background, spelling_video
 
 from webapp import create_app
