@@ -49,8 +49,7 @@ class PredictEachFrame:
         self.device = "CPU"
 
     def submit(self, client_id: str, frame_id: int, image: bytes, reply) -> None:
-        from webapp.inference import top_predictions
-        from webapp.letters import CLASS_LETTERS
+        from webapp.letters import CLASS_LETTERS, top_predictions
         from webapp.nets import model_inputs
         from webapp.preprocess import FrameError, preprocess
 

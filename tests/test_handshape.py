@@ -499,7 +499,7 @@ FRAME = png(640, 480)
 @pytest.fixture(scope="module")
 def plain_top(hand_models_dir) -> list[list]:
     """The top 3 [letter, p] the served model gives FRAME's box crop with no hand shape."""
-    from webapp.inference import top_predictions
+    from webapp.letters import top_predictions
 
     model = Registry(hand_models_dir).load("hand").model
     x = preprocess(FRAME, DEFAULT_CROP_FRACTION, 28, box=BOX)[np.newaxis]

@@ -73,7 +73,7 @@ def serving(server):
 @pytest.fixture(scope="module")
 def expected(models_dir):
     """The top-3 [letter, p] the tiny model gives each crop of FRAME, computed here."""
-    from webapp.inference import top_predictions
+    from webapp.letters import top_predictions
     from webapp.registry import Registry
 
     model = Registry(models_dir).load("hand").model

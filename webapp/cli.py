@@ -296,7 +296,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     import numpy as np
 
     from webapp.evaluation import predict_probs
-    from webapp.letters import CLASS_LETTERS
+    from webapp.letters import top_predictions
     from webapp.preprocess import FrameError, preprocess
 
     loaded, size, crop_fraction = _load_for_cli(args.model, args.crop_fraction)
@@ -334,10 +334,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
                            handshape=np.stack(shapes) if shapes else None)
              if inputs else np.zeros((0, 24)))
     for image, p in zip(good, probs, strict=True):
-        order = np.argsort(-p, kind="stable")[:3]  # ties go to the first letter, as argmax
-        letter, confidence = CLASS_LETTERS[order[0]], float(p[order[0]])
+        top = top_predictions(p)
+        (letter, _), confidence = top[0], float(p.max())
         if args.json:
-            top = [[CLASS_LETTERS[i], round(float(p[i]), 4)] for i in order]
             print(json.dumps({"path": image, "letter": letter, "confidence": round(confidence, 4),
                               "top": top}))
         else:

@@ -50,7 +50,7 @@ import numpy as np
 
 from webapp.decoder import DecoderSettings, Step, StreamDecoder
 from webapp.handshape import FEATURES, Hand
-from webapp.letters import CLASS_LETTERS
+from webapp.letters import CLASS_LETTERS, top_predictions
 from webapp.preprocess import DEFAULT_CROP, DEFAULT_CROP_FRACTION, FrameError, crop_mode, preprocess
 from webapp.registry import LoadedModel
 from webapp.suggest import Lexicon
@@ -167,12 +167,6 @@ class _Pending:
     def nothing_to_read(self, crop: str) -> bool:
         """A hand-crop model has nothing to read where the locator looked and found no hand."""
         return crop == "hand" and self.located and self.box is None
-
-
-def top_predictions(probs: np.ndarray, k: int = 3) -> list[list]:
-    """[[letter, p], ...] for the k most likely letters, most likely first."""
-    order = np.argsort(probs)[::-1][:k]
-    return [[CLASS_LETTERS[i], round(float(probs[i]), 4)] for i in order]
 
 
 class InferenceService:
@@ -450,10 +444,9 @@ class InferenceService:
         if probs is None:
             letter, confidence, top = None, 0.0, []
         else:
-            best = int(np.argmax(probs))
-            confidence = float(probs[best])
-            letter = CLASS_LETTERS[best] if confidence >= self.confidence_threshold else None
             top = top_predictions(probs)
+            confidence = float(np.max(probs))
+            letter = top[0][0] if confidence >= self.confidence_threshold else None
         # Without a locator (no box, not located) "no sign" is a reading below the threshold,
         # as it always was; with one, the hand is there when the page found it.
         hand = probs is not None and (item.box is not None or letter is not None)

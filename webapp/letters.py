@@ -6,6 +6,8 @@ classifier has 24 outputs; `CLASS_LETTERS[i]` is the letter of output i.
 
 from __future__ import annotations
 
+import numpy as np
+
 MOTION_LABELS = frozenset({9, 25})
 VALID_LABELS: tuple[int, ...] = tuple(k for k in range(25) if k not in MOTION_LABELS)
 CLASS_LETTERS: tuple[str, ...] = tuple(chr(65 + k) for k in VALID_LABELS)
@@ -40,3 +42,11 @@ def letter_to_class(letter: str) -> int:
     if key not in _LETTER_TO_CLASS:
         raise ValueError(f"{letter!r} is not one of the 24 static letters A-Y without J")
     return _LETTER_TO_CLASS[key]
+
+
+def top_predictions(probs, k: int = 3) -> list[list]:
+    """[[letter, p], ...] for the k most likely letters, most likely first; a tie goes to the
+    earlier letter, as argmax does, so the first entry is always the argmax letter."""
+    p = np.asarray(probs, np.float64)
+    order = np.argsort(-p, kind="stable")[:k]
+    return [[CLASS_LETTERS[i], round(float(p[i]), 4)] for i in order]
