@@ -275,7 +275,7 @@ def test_cli_predict_bad_images(tiny_model: Path, tmp_path: Path, capsys) -> Non
         (["evaluate", "--model", "{model}", "--data", "{tmp}"], "no usable images"),
         (["evaluate", "--model", "{model}", "--data", "{csv}", "--limit", "-1"], "--limit"),
         (["evaluate", "--model", "{model}", "--data", "{csv}", "--crop-fraction", "7"],
-         "outside 0.05-1.0"),
+         "--crop-fraction must be a number in [0.05, 1], got 7.0"),
         (["evaluate", "--model", "{model}", "--data", "{csv}", "--threshold", "1.5"],
          "--threshold must be in 0-1"),
         (["predict", "--model", "{tmp}/corrupt.keras", "{tmp}/a.png"], "not a Keras model"),

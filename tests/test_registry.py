@@ -201,6 +201,14 @@ def test_input_shape_mismatch(reg):
         reg.load("m")
 
 
+@pytest.mark.parametrize("crop", [7, 0, -0.5, "wide", True])
+def test_a_crop_fraction_out_of_bounds_is_refused_at_load(reg, crop):
+    """Checked where it enters (the model file), so no frame ever meets it."""
+    reg.save(tiny_model(), "m", {"input_size": 28, "crop_fraction": crop})
+    with pytest.raises(ModelError, match="metadata crop_fraction must be a number in"):
+        reg.load("m")
+
+
 def test_color_input_refused(tmp_path):
     inputs = keras.Input((28, 28, 3))
     x = keras.layers.GlobalAveragePooling2D()(inputs)

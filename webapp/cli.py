@@ -14,7 +14,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from webapp import config
-from webapp.preprocess import DEFAULT_CROP_FRACTION, DEFAULT_INPUT_SIZE, crop_mode
+from webapp.preprocess import (
+    DEFAULT_CROP_FRACTION,
+    DEFAULT_INPUT_SIZE,
+    crop_fraction_problem,
+    crop_mode,
+)
 from webapp.splits import DEFAULT_SPLIT
 
 
@@ -169,8 +174,9 @@ def _load_for_cli(model_path: str, crop_fraction: float | None):
     """(LoadedModel, input size, crop fraction): the model's own settings unless overridden."""
     from webapp.registry import load_model_file
 
-    if crop_fraction is not None and not 0.05 <= crop_fraction <= 1.0:
-        raise ValueError(f"--crop-fraction {crop_fraction} is outside 0.05-1.0")
+    problem = crop_fraction_problem(crop_fraction) if crop_fraction is not None else None
+    if problem:
+        raise ValueError(f"--crop-fraction {problem}")
     from webapp.nets import image_input_shape
 
     loaded = load_model_file(model_path)

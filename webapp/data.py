@@ -29,6 +29,7 @@ from webapp.preprocess import (
     CROPS,
     DEFAULT_CROP_FRACTION,
     FrameError,
+    crop_fraction_problem,
     preprocess,
     scale_pixels,
 )
@@ -455,8 +456,9 @@ def load_photo_folder(
     folder = Path(folder)
     if not folder.is_dir():
         raise DataError(f"{folder}: photo folder not found")
-    if not 0.05 <= crop_fraction <= 1.0:
-        raise DataError(f"crop fraction {crop_fraction} is outside 0.05-1.0")
+    problem = crop_fraction_problem(crop_fraction)
+    if problem:
+        raise DataError(f"crop fraction {problem}")
     if limit < 0:
         raise DataError(f"limit must be 0 (all) or positive, got {limit}")
     if crop not in CROPS:

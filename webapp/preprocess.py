@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 DEFAULT_CROP_FRACTION = 400 / 480
+CROP_FRACTION_RANGE = (0.05, 1.0)  # of the frame's shorter side; every caller checks with this
 DEFAULT_INPUT_SIZE = 28
 # Around a hand box, the crop adds this fraction of the box's longer side on every side, so
 # fingertips at the box's edge are not cut off and a little of the scene frames the hand.
@@ -55,13 +56,22 @@ class Square:
     side: int
 
 
+def crop_fraction_problem(value: object) -> str | None:
+    """Why `value` cannot be a crop fraction (a number in CROP_FRACTION_RANGE), or None."""
+    low, high = CROP_FRACTION_RANGE
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+        return f"must be a number in [{low:g}, {high:g}], got {value!r}"
+    return None
+
+
 def guide_square(height: int, width: int, crop_fraction: float = DEFAULT_CROP_FRACTION) -> Square:
     """The centered guide square whose side is crop_fraction x the frame's shorter side.
 
     The page draws exactly this square over the video (same formula in static/js).
     """
-    if not 0.05 <= crop_fraction <= 1.0:
-        raise FrameError("bad_crop", f"crop fraction {crop_fraction} is outside 0.05-1.0")
+    problem = crop_fraction_problem(crop_fraction)
+    if problem:
+        raise FrameError("bad_crop", f"crop fraction {problem}")
     side = max(1, int(round(min(height, width) * crop_fraction)))
     return Square(x=(width - side) // 2, y=(height - side) // 2, side=side)
 

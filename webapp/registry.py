@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from webapp.letters import NUM_CLASSES
+from webapp.preprocess import crop_fraction_problem
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _TEMP_MARK = ".partial-"
@@ -113,6 +114,10 @@ def load_model_file(path: str | os.PathLike) -> LoadedModel:
         raise ModelError(
             f"{path}: input shape {input_shape[1:]} does not match metadata input_size {declared}"
         )
+    if metadata.get("crop_fraction") is not None:
+        problem = crop_fraction_problem(metadata["crop_fraction"])
+        if problem:
+            raise ModelError(f"{path}: metadata crop_fraction {problem}")
     if tuple(model.output_shape) != (None, NUM_CLASSES):
         raise ModelError(
             f"{path}: output shape {model.output_shape} is not (None, {NUM_CLASSES}): "

@@ -21,7 +21,12 @@ from pathlib import Path
 from webapp import config as app_config
 from webapp import device, nets, splits
 from webapp.letters import CLASS_LETTERS
-from webapp.preprocess import CROPS, DEFAULT_CROP_FRACTION, DEFAULT_INPUT_SIZE
+from webapp.preprocess import (
+    CROPS,
+    DEFAULT_CROP_FRACTION,
+    DEFAULT_INPUT_SIZE,
+    crop_fraction_problem,
+)
 from webapp.registry import ModelError, Registry, check_name
 from webapp.splits import DEFAULT_SPLIT
 
@@ -107,9 +112,9 @@ class TrainConfig:
         if self.split not in splits.available():
             raise ConfigError("split", f"must be one of {', '.join(splits.available())}, "
                                        f"got {self.split!r}")
-        cf = self.crop_fraction
-        if isinstance(cf, bool) or not isinstance(cf, (int, float)) or not 0.05 <= cf <= 1.0:
-            raise ConfigError("crop_fraction", f"must be a number in [0.05, 1], got {cf!r}")
+        problem = crop_fraction_problem(self.crop_fraction)
+        if problem:
+            raise ConfigError("crop_fraction", problem)
         if self.name is not None:
             try:
                 check_name(self.name)
