@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from adminkit import login, make_photos, wait_for
 
-from webapp import data
+from webapp import data, files
 from webapp.data import file_sha256
 from webapp.locate import BoxCache, default_cache_path
 from webapp.photostatus import PhotoFolderStatus
@@ -149,5 +149,5 @@ def test_the_dashboard_shows_the_photo_folder(make_admin_app, tmp_path, box_cach
     assert status["ok"] and status["path"] == str(folder)
     assert (status["photos"], status["sources"], status["boxes"]) == (4, 2, 4)
     assert status["boxes_ready"] is True
-    remembered = {key[0] for key in data._SHA_MEMO}  # for the process (data.file_sha256)
+    remembered = {key[0] for key in files._SHA_MEMO}  # for the process (files.file_sha256)
     assert {str(photo.resolve()) for photo in photos} <= remembered

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,33 +29,13 @@ from flask import (
 from socketio.exceptions import ConnectionRefusedError
 
 from webapp import api, auth, jobs, photostatus
+from webapp.adminevents import NAMESPACE, install
 
 log = logging.getLogger(__name__)
 
-NAMESPACE = "/admin"
 RUNS_DB = "runs.db"
-EMIT_EXTENSION = "signlive.admin_emit"
 
 bp = Blueprint("admin", __name__)
-
-
-def emitter(app: Flask) -> Callable[[str, dict], None]:
-    """emit(event, payload) to every admin page connected to `app`'s own Socket.IO server
-    (thread-safe; the job relay calls it from its thread)."""
-    server = app.extensions["signlive"].server
-
-    def emit(event: str, payload: dict) -> None:
-        try:
-            server.emit(event, payload, namespace=NAMESPACE)
-        except Exception:  # a relay must never die because a client went away
-            log.exception("could not emit %s to %s", event, NAMESPACE)
-
-    return emit
-
-
-def emit_admin(event: str, payload: dict) -> None:
-    """emit() for the current app (from a request)."""
-    current_app.extensions[EMIT_EXTENSION](event, payload)
 
 
 class AdminNamespace(socketio_lib.Namespace):
@@ -183,7 +162,7 @@ def init_app(app: Flask) -> None:
     auth.init_app(app)
     app.register_blueprint(bp)
     app.register_blueprint(api.bp)
-    emit = app.extensions[EMIT_EXTENSION] = emitter(app)
+    emit = install(app)
     store = jobs.RunStore(Path(app.instance_path) / RUNS_DB)
     app.extensions[api.JOBS_EXTENSION] = jobs.JobManager(
         store, models_dir=app.config["MODELS_DIR"], data_dir=app.config["DATA_DIR"],

@@ -18,6 +18,7 @@ from flask import Blueprint, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from webapp import auth, jobs
+from webapp.adminevents import emit_admin
 from webapp.auth import api_error
 from webapp.registry import ModelError, Registry, check_name
 
@@ -259,8 +260,6 @@ def activate_model(name: str):
                                 f"{_safe_message(exc)}") from None
         persist_active_model(name)
     log.info("admin activated model %s (was %s)", name, previous)
-    from webapp.admin import emit_admin
-
     emit_admin("model_activated", {"name": name, "previous": previous})
     return jsonify(active=name, previous=previous)
 

@@ -19,12 +19,13 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from webapp import letters
+from webapp.files import DataError, cache_dir, file_sha256, photo_line
+from webapp.locate import BoxCache
 from webapp.preprocess import (
     CROPS,
     DEFAULT_CROP_FRACTION,
@@ -35,9 +36,6 @@ from webapp.preprocess import (
 )
 from webapp.splits import DEFAULT_SPLIT
 
-if TYPE_CHECKING:
-    from webapp.locate import BoxCache
-
 SPLITS = ("train", "test")
 IMAGE_SIDE = 28
 NUM_PIXELS = IMAGE_SIDE * IMAGE_SIDE
@@ -45,10 +43,6 @@ HEADER = ("label",) + tuple(f"pixel{i}" for i in range(1, NUM_PIXELS + 1))
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png")
 CACHE_VERSION = 1
 _GZIP_MAGIC = b"\x1f\x8b"
-
-
-class DataError(ValueError):
-    """A data file or folder that cannot be used; the message names the file (and line)."""
 
 
 @dataclass
@@ -240,15 +234,6 @@ def _parse_csv(path: Path, data: bytes) -> tuple[np.ndarray, np.ndarray]:
     return x, lookup[labels]
 
 
-def cache_dir() -> Path | None:
-    """$SIGNLIVE_CACHE (\"off\" disables), else $XDG_CACHE_HOME/signlive or ~/.cache/signlive."""
-    configured = os.environ.get("SIGNLIVE_CACHE")
-    if configured:
-        return None if configured.lower() in ("off", "0", "none") else Path(configured)
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "signlive"
-
-
 def _cache_file(digest: str) -> Path | None:
     folder = cache_dir()
     return None if folder is None else folder / f"sign-mnist-{digest}-v{CACHE_VERSION}.npz"
@@ -281,31 +266,6 @@ def _write_cache(path: Path | None, x: np.ndarray, y: np.ndarray) -> None:
     except OSError:
         if tmp is not None:
             Path(tmp).unlink(missing_ok=True)
-
-
-_SHA_MEMO: dict[tuple[str, int, int], str] = {}
-
-
-def photo_line(relative: str, file_digest: str) -> bytes:
-    """One photo's part of a photo set's sha256 (what `evaluate` prints, the benches name)."""
-    return f"{relative}\0{file_digest}\n".encode()
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    """sha256 of a file as stored, remembered per (path, size, mtime) for this process."""
-    path = Path(path)
-    try:
-        stat = path.stat()
-        key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
-        if key not in _SHA_MEMO:
-            digest = hashlib.sha256()
-            with path.open("rb") as handle:
-                while chunk := handle.read(1 << 20):
-                    digest.update(chunk)
-            _SHA_MEMO[key] = digest.hexdigest()
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-    return _SHA_MEMO[key]
 
 
 def load_csv(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
@@ -451,8 +411,6 @@ def load_photo_folder(
     With limit > 0, only `limit` files are read, evenly spread over the sorted list (so every
     letter shows up); unusable ones among them are skipped, not replaced.
     """
-    from webapp.locate import BoxCache
-
     folder = Path(folder)
     if not folder.is_dir():
         raise DataError(f"{folder}: photo folder not found")
@@ -678,7 +636,6 @@ def room_crops(
     These teach "no sign" on real rooms, which the synthetic hand_free_images() only imitate.
     A few crops still show the other hand or an arm: the locator boxes one hand only.
     """
-    from webapp.locate import BoxCache
     from webapp.preprocess import decode_gray, hand_square
 
     boxes = boxes if boxes is not None else BoxCache.load()

@@ -23,7 +23,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 import numpy as np
 
-from webapp.data import DataError, cache_dir, file_sha256
+from webapp.files import DataError, cache_dir, file_sha256
 from webapp.handshape import FEATURES, Hand
 
 HANDS_VERSION = "0.4.1675469240"  # static/vendor/mediapipe-hands-<version>, hand-locator.js
