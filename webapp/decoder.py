@@ -21,8 +21,9 @@ How it reads the stream (frames at whatever rate the page manages, 3-30 a second
   `confidence`. A settled hold commits its letter once. Transitions
   (blurred, moving, mixed handshapes) do not settle, so they commit nothing.
 - The same letter commits again (a double letter) only after a *break* since its last commit:
-  the hand moved quickly away from where that letter committed (a bounce or a slide of about a
-  third of its size), left, or another letter committed. A flicker to another reading, or a
+  the hand moved quickly away from where that letter committed (a bounce or a slide of more
+  than `move_fraction` of its size, or a size change of `resize_fraction`), left, or another
+  letter committed. A flicker to another reading, or a
   slow drift, while the letter is held is not a break, so holding one letter long never
   doubles it.
 - With no hand nothing commits; after `word_end_ms` without a hand the word in progress ends
