@@ -25,7 +25,7 @@ from wsproto.events import (
     Request,
     TextMessage,
 )
-from wsproto.utilities import RemoteProtocolError
+from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
 TIMEOUT = 10
 
@@ -53,7 +53,7 @@ class RawClient:
         try:
             self.sock.sendall(self.ws.send(TextMessage(data=text)))
             return True
-        except (OSError, Exception):  # noqa: BLE001 (a closed socket or a closed WebSocket)
+        except (OSError, LocalProtocolError):  # a closed socket, or a closed WebSocket
             return False
 
     def read_to_end(self, frames_meanwhile: int = 200) -> tuple[list, bytes]:
