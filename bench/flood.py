@@ -19,7 +19,6 @@ import argparse
 import os
 import sys
 import tempfile
-import threading
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -30,6 +29,7 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 from floodkit import flood  # noqa: E402
+from serverkit import LiveServer  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,17 +40,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.runs < 1 or not 0 < args.seconds <= 60:
         parser.error("--runs must be >= 1 and --seconds in (0, 60]")
 
-    import socketio
-
     from webapp import config, create_app
     from webapp.benchmark import camera_frame, format_table, letter_samples
-    from webapp.serving import make_server
 
     work = Path(tempfile.mkdtemp(prefix="signlive-flood-"))
     app = create_app({"SECRET_KEY": "bench", "INSTANCE_PATH": str(work / "instance")})
-    server = make_server(app)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_port}"
+    server = LiveServer(app)
     samples = dict((letter, image) for image, letter in letter_samples(config.data_dir()))
     frame = camera_frame(samples["L"], seed=1)
     small = cv2.resize(cv2.imdecode(np.frombuffer(camera_frame(samples["Y"], seed=2), np.uint8),
@@ -60,10 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     try:
         for run in range(1, args.runs + 1):
-            bystander = socketio.SimpleClient()
-            bystander.connect(url, namespace="/live", transports=["websocket"], wait_timeout=10)
+            bystander = server.connect()
             try:
-                result = flood(url, bystander, frame, flood_image, args.seconds)
+                result = flood(server.url, bystander, frame, flood_image, args.seconds)
             finally:
                 bystander.disconnect()
             p = {name: np.percentile(times, [50, 95])
@@ -75,9 +69,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"run {run}: {result.sent} frames in {result.seconds} s, flooder saw "
                   f"{result.errors}", flush=True)
     finally:
-        server.shutdown()
-        app.extensions["signlive"].close()
-    print(f"\nmodel {app.extensions['signlive'].model_name}, {os.cpu_count()} cores")
+        server.stop()
+        server.state.close()
+    print(f"\nmodel {server.state.model_name}, {os.cpu_count()} cores")
     print(format_table(rows, ["run", "flood frames/s", "cut off", "p50 unloaded ms",
                               "p95 unloaded ms", "p50 flood ms", "p95 flood ms",
                               "p95 flood / unloaded"]))

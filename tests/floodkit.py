@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-TIMEOUT = 15
+from serverkit import TIMEOUT, receive
 
 FLOODER = textwrap.dedent("""
     import sys, time
@@ -43,14 +43,6 @@ FLOODER = textwrap.dedent("""
 """)
 
 _ids = itertools.count(10**6)
-
-
-def receive(sio, timeout: float = TIMEOUT):
-    """The next event other than `model` announcements."""
-    while True:
-        event, data = sio.receive(timeout=timeout)
-        if event != "model":
-            return event, data
 
 
 def round_trips(sio, image: bytes, seconds: float, at_least: int,

@@ -12,8 +12,20 @@ import threading
 
 from webapp.serving import make_server
 
+TIMEOUT = 15
+
+
+def receive(sio, timeout: float = TIMEOUT):
+    """The next event on a /live client other than `model` announcements."""
+    while True:
+        event, data = sio.receive(timeout=timeout)
+        if event != "model":
+            return event, data
+
 
 class LiveServer:
+    """The app served on a free loopback port (see the module doc)."""
+
     def __init__(self, app) -> None:
         self.app = app
         self.state = app.extensions["signlive"]

@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 import socketio
 from imagekit import png, png_declaring
+from serverkit import receive
 
 from webapp.benchmark import camera_frame
 from webapp.preprocess import preprocess
@@ -64,14 +65,6 @@ def expected(server, image: bytes) -> tuple[str, float]:
     served = server.state.inference.served
     probs = served.forward(preprocess(image, served.crop_fraction, served.input_size)[None])[0]
     return CLASS_LETTERS[int(np.argmax(probs))], float(np.max(probs))
-
-
-def receive(sio, timeout: float = TIMEOUT):
-    """The next event other than `model` announcements."""
-    while True:
-        event, data = sio.receive(timeout=timeout)
-        if event != "model":
-            return event, data
 
 
 def hang_up(sio) -> None:

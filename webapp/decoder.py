@@ -11,10 +11,10 @@ How it reads the stream (frames at whatever rate the page manages, 3-30 a second
   hand *moves* when it goes more than `move_fraction` of its size, or grows or shrinks by more
   than `resize_fraction`, within `move_window_ms` (a bounce or a slide does; a hand drifting
   slowly over a long hold does not, nor the box of a hand just found, which MediaPipe's tracker
-  widens by up to a third over its first frames): that ends a hold
-  of the letter committed last (so that a double letter needs a bounce or a slide), but not a
-  hold of a new letter, which at a few frames a second is often first seen while the hand is
-  still shifting from the letter before (bench/spelling_rate.py, validation recordings).
+  widens by up to a third over its first frames): that ends a hold of the letter committed
+  last (so that a double letter needs a bounce or a slide), but not a hold of a new letter,
+  which at a few frames a second is often first seen while the hand is still shifting from
+  the letter before (bench/spelling_rate.py, validation recordings).
 - A hold is *settled* once it has lasted `settle_ms` (each of its frames counting for the
   time since the frame before it, capped at `max_frame_ms`: two frames settle at 3-10 fps,
   five at 30 fps) over at least `min_frames` frames, with a mean probability of at least
@@ -23,9 +23,8 @@ How it reads the stream (frames at whatever rate the page manages, 3-30 a second
 - The same letter commits again (a double letter) only after a *break* since its last commit:
   the hand moved quickly away from where that letter committed (a bounce or a slide of more
   than `move_fraction` of its size, or a size change of `resize_fraction`), left, or another
-  letter committed. A flicker to another reading, or a
-  slow drift, while the letter is held is not a break, so holding one letter long never
-  doubles it.
+  letter committed. A flicker to another reading, or a slow drift, while the letter is held
+  is not a break, so holding one letter long never doubles it.
 - With no hand nothing commits; after `word_end_ms` without a hand the word in progress ends
   (the caller offers suggestions for it, webapp/suggest.py).
 
