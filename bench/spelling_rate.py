@@ -38,7 +38,6 @@ import json
 import logging
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -49,6 +48,7 @@ import numpy as np
 from bench.hold_rule import HoldSpeller
 
 # The scenes come from the browser tests' helpers (as in bench.empty_room).
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # serverkit
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "browser"))
 from chromium import CHROMIUM, chromium, open_page  # noqa: E402
 from signing import (  # noqa: E402
@@ -79,8 +79,9 @@ class Server:
     inference service decodes together with each frame's stamped index."""
 
     def __init__(self, model: Path, instance: Path) -> None:
+        from serverkit import LiveServer
+
         from webapp import create_app
-        from webapp.serving import make_server
 
         self.app = create_app({"SECRET_KEY": "bench", "MODELS_DIR": str(model.parent),
                                "ACTIVE_MODEL": model.stem, "CONFIDENCE_THRESHOLD": THRESHOLD,
@@ -98,9 +99,8 @@ class Server:
 
         self.inference.submit = stamped_submit  # this bench's own server: read the stamps
         self.inference.on_decode(self._record)
-        self._server = make_server(self.app)
-        self.url = f"http://127.0.0.1:{self._server.server_port}"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._live = LiveServer(self.app)
+        self.url = self._live.url
 
     def _record(self, decoded) -> None:
         if not self.recording:
@@ -112,7 +112,7 @@ class Server:
                              "probs": probs, "committed": list(decoded.step.committed)})
 
     def stop(self) -> None:
-        self._server.shutdown()
+        self._live.stop()
         self.app.extensions["signlive"].close()
 
 
