@@ -32,8 +32,7 @@ def measure(path: Path, frames: list[bytes]) -> dict:
     meta = loaded.metadata
     served = prepare(loaded)
     server = benchmark.measure_server(served, frames, batch_sizes=(1,), repeat=2)[1]
-    base = benchmark.measure_baseline(loaded.model, frames[:60], served.crop_fraction,
-                                      served.input_size)
+    base = benchmark.measure_baseline(loaded, frames[:60])
     seconds = [h["seconds"] for h in meta.get("history", [])]
     return {
         "model": loaded.name,

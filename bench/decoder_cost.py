@@ -59,9 +59,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from webapp.benchmark import format_table
     from webapp.decoder import StreamDecoder
-    from webapp.handshape import FEATURES
     from webapp.inference import prepare
-    from webapp.preprocess import preprocess
     from webapp.registry import load_model_file
     from webapp.suggest import Lexicon
 
@@ -76,14 +74,17 @@ def main(argv: list[str] | None = None) -> int:
     picture = cv2.GaussianBlur(rng.integers(0, 256, (480, 640, 3), dtype=np.uint8), (0, 0), 3)
     jpeg = cv2.imencode(".jpg", picture, [cv2.IMWRITE_JPEG_QUALITY, 70])[1].tobytes()
     box = (250.0, 150.0, 120.0, 120.0)
-    shape = np.zeros((1, FEATURES), np.float32) if served.handshape else None
+
+    def one_frame() -> None:
+        sample = served.spec.read(jpeg, box)
+        served.forward(sample.image[None], sample.handshape[None])
+
     for _ in range(20):
-        served.forward(preprocess(jpeg, served.crop_fraction, served.input_size, box)[None], shape)
+        one_frame()
     runs = 300
     start = time.perf_counter()
     for _ in range(runs):
-        x = preprocess(jpeg, served.crop_fraction, served.input_size, box)[None]
-        served.forward(x, shape)
+        one_frame()
     model_ms = (time.perf_counter() - start) * 1000 / runs
 
     frames = stream(args.frames)
@@ -112,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
          f"{per_frame / model_ms:.4f}"],
     ]
     print(f"decoder cost: {len(frames)} frames, {len(words)} words; model {model.name} "
-          f"({served.input_size} px, {'picture + hand shape' if served.handshape else 'picture'})")
+          f"({served.spec.input_size} px, {' + '.join(served.spec.inputs)})")
     print(format_table(rows, ["what", "ms", "x the model's cost"]))
     return 0
 

@@ -51,12 +51,12 @@ class PredictEachFrame:
     def submit(self, client_id: str, frame_id: int, image: bytes, reply) -> None:
         from webapp.letters import CLASS_LETTERS, top_predictions
         from webapp.nets import model_inputs
-        from webapp.preprocess import FrameError, preprocess
+        from webapp.preprocess import FrameError
 
         start = time.perf_counter()
         try:
             with self.lock:
-                x = preprocess(image, self.served.crop_fraction, self.served.input_size)[None]
+                x = self.served.spec.read(image).image[None]
                 model = self.served.loaded.model
                 probs = model.predict(model_inputs(model, x), verbose=0)[0]
         except FrameError as exc:
@@ -252,8 +252,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print("\n1. server side, in process: decode + preprocess + forward, ms per frame")
     server_side = benchmark.measure_server(served, frames * 2)
-    base = benchmark.measure_baseline(loaded.model, frames, served.crop_fraction,
-                                      served.input_size)
+    base = benchmark.measure_baseline(loaded, frames)
     rows = [[f"batched, batch {b}", s["p50"], s["p95"], s["p99"], s["fps"], s["fps"] / base["fps"]]
             for b, s in server_side.items()]
     rows.append(["model.predict x1", base["p50"], base["p95"], base["p99"], base["fps"], 1.0])

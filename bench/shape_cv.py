@@ -26,6 +26,7 @@ from webapp import splits
 from webapp.data import DataError, load_photo_folder
 from webapp.fusion import FuseConfig, FuseError, compiled_branch
 from webapp.handshape import augment
+from webapp.spec import ModelSpec
 
 LAST = 5  # epochs averaged at the end of each fold
 
@@ -67,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         config = FuseConfig(base="", epochs=args.epochs, seed=args.seed).validate()
         split = splits.load(args.split)
         folder = app_config.photos_dir(args.photos)
-        photos = load_photo_folder(folder, size=8, crop="hand",
+        photos = load_photo_folder(folder, spec=ModelSpec(8, "hand"),
                                    sources=lambda source: split.role(source) != "held_out")
     except (DataError, FuseError, splits.SplitError) as exc:
         print(f"error: {exc}", file=sys.stderr)

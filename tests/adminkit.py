@@ -14,25 +14,9 @@ import cv2
 import numpy as np
 
 from webapp import config
-from webapp.letters import CLASS_LETTERS
 
 PASSWORD = "correct horse battery staple"
 _CSRF_RE = re.compile(r'name="csrf[-_]token"[^>]*(?:value|content)="([^"]+)"')
-
-
-def make_model(models_dir: Path, name: str, seed: int = 0) -> None:
-    """Register an untrained `cnn` as `name`: a valid model file in about a second."""
-    import keras
-
-    from webapp import nets
-    from webapp.registry import Registry
-
-    keras.utils.set_random_seed(seed)
-    model = nets.build_model("cnn")
-    Registry(models_dir).save(model, name, {
-        "arch": "cnn", "letters": list(CLASS_LETTERS), "input_size": 28,
-        "crop_fraction": 400 / 480, "test_accuracy": 0.04, "params": model.count_params(),
-        "epochs": 0, "trained_at": "2024-01-01T00:00:00+00:00"})
 
 
 def settings(tmp: Path, models_dir: Path, **extra) -> dict:
@@ -93,27 +77,6 @@ def frame_jpeg(seed: int = 0) -> bytes:
     ok, data = cv2.imencode(".jpg", image)
     assert ok
     return data.tobytes()
-
-
-def make_photos(root: Path, sources: list[str], letters: str = "ABC",
-                per_letter: int = 3) -> list[Path]:
-    """A tiny `<LETTER>/<source>_<n>.jpg` photo folder: 80x60 noise with a bright block placed
-    by letter (so a model can tell them apart a little). Returns the photos, sorted."""
-    rng = np.random.default_rng(0)
-    photos = []
-    for index, letter in enumerate(letters):
-        (root / letter).mkdir(parents=True, exist_ok=True)
-        for source in sources:
-            for n in range(per_letter):
-                image = rng.integers(0, 120, (60, 80, 3), dtype=np.uint8)
-                x = 10 + 20 * index
-                image[15:45, x:x + 20] = 230
-                path = root / letter / f"{source}_{n}.jpg"
-                ok, data = cv2.imencode(".jpg", image)
-                assert ok
-                path.write_bytes(data.tobytes())
-                photos.append(path)
-    return sorted(photos)
 
 
 def wait_for(predicate: Callable[[], object], timeout: float, what: str,

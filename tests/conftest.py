@@ -36,32 +36,14 @@ def artifacts_dir() -> Path:
 TINY_MODELS = ("tiny", "tiny2")
 
 
-def _tiny_model(seed: int):
-    """Input(28,28,1) -> Conv -> Flatten -> Dense(24, softmax): real Keras, untrained, fast."""
-    import keras
-
-    keras.utils.set_random_seed(seed)
-    inputs = keras.Input((28, 28, 1))
-    x = keras.layers.Conv2D(4, 3, strides=2, activation="relu")(inputs)
-    x = keras.layers.Flatten()(x)
-    outputs = keras.layers.Dense(24, activation="softmax")(x)
-    return keras.Model(inputs, outputs)
-
-
 @pytest.fixture(scope="session")
 def tiny_models_dir(tmp_path_factory) -> Path:
     """A models folder holding two tiny valid models, `tiny` and `tiny2` (for hot swaps)."""
-    from webapp.letters import CLASS_LETTERS
-    from webapp.preprocess import DEFAULT_CROP_FRACTION
-    from webapp.registry import Registry
+    from modelkit import register
 
     folder = tmp_path_factory.mktemp("models")
-    registry = Registry(folder)
     for seed, name in enumerate(TINY_MODELS):
-        registry.save(_tiny_model(seed), name, {
-            "name": name, "arch": "tiny", "letters": list(CLASS_LETTERS), "input_size": 28,
-            "crop_fraction": DEFAULT_CROP_FRACTION,
-        })
+        register(folder, name, seed)
     return folder
 
 
@@ -163,26 +145,6 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture
-def letter_photos():
-    """make(root, sources, per_letter): a <LETTER>/<source>_<n>.png photo folder of noise
-    pictures for A, B and C (what training and evaluation read from photo collections)."""
-    import cv2
-    import numpy as np
-
-    def make(root: Path, sources: list[str], per_letter: int = 2) -> Path:
-        rng = np.random.default_rng(0)
-        for letter in ("A", "B", "C"):
-            (root / letter).mkdir(parents=True)
-            for source in sources:
-                for n in range(per_letter):
-                    image = rng.integers(0, 256, (48, 64), dtype=np.uint8)
-                    cv2.imwrite(str(root / letter / f"{source}_{n}.png"), image)
-        return root
-
-    return make
-
-
 @pytest.fixture(scope="module")
 def two_models(tmp_path_factory, tiny_models_dir) -> Path:
     """`default` and `other` (copies of the tiny test models)."""
@@ -200,10 +162,10 @@ def two_models(tmp_path_factory, tiny_models_dir) -> Path:
 def models_dir(tmp_path_factory) -> Path:
     """The models folder make_admin_app serves: one small model, `default`. A module that
     needs other models defines its own `models_dir`."""
-    from adminkit import make_model
+    from modelkit import register
 
     folder = tmp_path_factory.mktemp("models")
-    make_model(folder, "default")
+    register(folder, "default")
     return folder
 
 

@@ -1,10 +1,12 @@
-"""Image bytes for the frame tests: PNGs of any size, depth and channel count, and PNG headers
-that declare a size their pixels do not have (decompression bombs, 0x0 images)."""
+"""Images for the tests: PNGs of any size, depth and channel count, PNG headers that declare a
+size their pixels do not have (decompression bombs, 0x0 images), and the tests' one photo
+folder maker (make_photos)."""
 
 from __future__ import annotations
 
 import struct
 import zlib
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -31,3 +33,25 @@ def png_declaring(width: int, height: int) -> bytes:
             + struct.pack(">I", zlib.crc32(chunk))
             + struct.pack(">I", len(idat)) + b"IDAT" + idat
             + struct.pack(">I", zlib.crc32(b"IDAT" + idat)))
+
+
+def make_photos(root: Path, sources: list[str], letters: str = "ABC",
+                per_letter: int = 2) -> list[Path]:
+    """A tiny `<LETTER>/<source>_<n>.jpg` photo folder under `root`: 80x60 noise with a bright
+    block placed by letter (so a model can tell them apart a little). Returns the photos,
+    sorted."""
+    rng = np.random.default_rng(0)
+    photos = []
+    for index, letter in enumerate(letters):
+        (root / letter).mkdir(parents=True, exist_ok=True)
+        for source in sources:
+            for n in range(per_letter):
+                image = rng.integers(0, 120, (60, 80, 3), dtype=np.uint8)
+                x = 10 + 20 * index
+                image[15:45, x:x + 20] = 230
+                path = root / letter / f"{source}_{n}.jpg"
+                ok, data = cv2.imencode(".jpg", image)
+                assert ok
+                path.write_bytes(data.tobytes())
+                photos.append(path)
+    return sorted(photos)

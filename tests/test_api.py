@@ -15,10 +15,10 @@ from adminkit import (
     hang_up,
     login,
     login_requests,
-    make_model,
     settings,
     wait_for,
 )
+from modelkit import register
 from serverkit import LiveServer
 
 from webapp import create_app
@@ -28,8 +28,8 @@ from webapp.jobs import RunStore, validate_params
 @pytest.fixture(scope="module")
 def models_dir(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("models")
-    make_model(folder, "default")
-    make_model(folder, "other", seed=1)
+    register(folder, "default")
+    register(folder, "other", seed=1)
     # A corrupt model: garbage bytes under a valid name, with valid metadata beside it.
     (folder / "broken.keras").write_bytes(b"\x00garbage, not a keras archive" * 100)
     meta = json.loads((folder / "default.json").read_text())
@@ -276,7 +276,7 @@ def test_models_list_marks_the_active_one(admin):
     names = {m["name"]: m for m in data["models"]}
     assert set(names) >= {"default", "other", "broken"}
     assert names["default"]["active"] and not names["other"]["active"]
-    assert names["default"]["protected"] and names["other"]["arch"] == "cnn"
+    assert names["default"]["protected"] and names["other"]["arch"] == "tiny"
     assert names["other"]["size"] > 0 and names["other"]["created"]
     assert "history" not in names["other"] and "confusion" not in names["other"]
 

@@ -16,9 +16,9 @@ from adminkit import (
     csrf_from,
     hang_up,
     login,
-    make_model,
     settings,
 )
+from modelkit import register
 from serverkit import LiveServer
 
 from webapp import create_app
@@ -41,8 +41,8 @@ MUTATING = [(method, path) for method, path, mutates in API_ROUTES if mutates]
 @pytest.fixture(scope="module")
 def models_dir(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("models")
-    make_model(folder, "default")
-    make_model(folder, "other", seed=1)
+    register(folder, "default")
+    register(folder, "other", seed=1)
     return folder
 
 

@@ -9,10 +9,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from imagekit import make_photos
 
 from webapp import data
 from webapp.letters import CLASS_LETTERS, NUM_CLASSES
 from webapp.preprocess import preprocess
+from webapp.spec import ModelSpec
 
 HEADER = "label," + ",".join(f"pixel{i}" for i in range(1, 785))
 # From ../shared/data/README.md: per-class counts and the sha256 of the stored train file.
@@ -300,7 +302,7 @@ def photos(tmp_path: Path) -> Path:
 
 
 def test_photo_folder(photos: Path) -> None:
-    ds = data.load_photo_folder(photos, crop_fraction=0.5, size=28)
+    ds = data.load_photo_folder(photos, spec=ModelSpec(28, crop_fraction=0.5))
     names = [Path(p).name for p in ds.paths]
     assert names == ["cam_one_1.jpg", "cam_one_2.png", "phone_1.JPEG", "phone_2.png",
                      "studio_7.png"]
@@ -315,7 +317,7 @@ def test_photo_folder(photos: Path) -> None:
     assert "J: not a letter folder" in reasons
     assert "5 photos, 3 skipped" in ds.description
     # limit N reads N files spread over the sorted list (broken ones among them are skipped).
-    big = data.load_photo_folder(photos, crop_fraction=1.0, size=64, limit=3)
+    big = data.load_photo_folder(photos, spec=ModelSpec(64, crop_fraction=1.0), limit=3)
     assert big.x.shape == (2, 64, 64, 1)
     assert [Path(p).name for p in big.paths] == ["cam_one_1.jpg", "phone_1.JPEG"]
     assert any("studio_8.jpg" in item for item in big.skipped)
@@ -323,13 +325,13 @@ def test_photo_folder(photos: Path) -> None:
 
 
 def test_load_dataset_dispatch(photos: Path, tmp_path: Path) -> None:
-    assert data.load_dataset(photos, crop_fraction=0.9).paths is not None
+    assert data.load_dataset(photos, spec=ModelSpec(28, crop_fraction=0.9)).paths is not None
     csv_dir = tmp_path / "csv"
     csv_dir.mkdir()
     _write(csv_dir, HEADER + "\n" + "\n".join(_rows()), gz=True, name="sign_mnist_test")
     from_dir = data.load_dataset(csv_dir, "test", limit=3)
     assert from_dir.x.shape == (3, 28, 28, 1) and from_dir.paths is None
-    from_file = data.load_dataset(csv_dir / "sign_mnist_test.csv.gz", size=32)
+    from_file = data.load_dataset(csv_dir / "sign_mnist_test.csv.gz", spec=ModelSpec(32))
     assert from_file.x.shape == (5, 32, 32, 1)
     with pytest.raises(data.DataError, match="no sign_mnist_train"):
         data.load_dataset(csv_dir, "train")
@@ -339,15 +341,13 @@ def test_load_dataset_dispatch(photos: Path, tmp_path: Path) -> None:
 
 def test_photo_folder_without_usable_images(tmp_path: Path) -> None:
     with pytest.raises(data.DataError, match="no usable images"):
-        data.load_photo_folder(tmp_path)
+        data.load_photo_folder(tmp_path, spec=ModelSpec(28))
     (tmp_path / "B").mkdir()
     (tmp_path / "B" / "bad_1.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
     with pytest.raises(data.DataError, match=r"no usable images.*bad_1\.png"):
-        data.load_photo_folder(tmp_path)
+        data.load_photo_folder(tmp_path, spec=ModelSpec(28))
     with pytest.raises(data.DataError, match="photo folder not found"):
-        data.load_photo_folder(tmp_path / "nope")
-    with pytest.raises(data.DataError, match="crop fraction"):
-        data.load_photo_folder(tmp_path, crop_fraction=1.5)
+        data.load_photo_folder(tmp_path / "nope", spec=ModelSpec(28))
 
 
 def test_photo_source() -> None:
@@ -367,10 +367,11 @@ def test_hold_out_sources_takes_whole_sources_reproducibly() -> None:
         data.hold_out_sources(["a", "a"], 0.2, seed=0)
 
 
-def test_training_data_from_a_photo_folder_holds_out_whole_sources(tmp_path: Path,
-                                                                  letter_photos) -> None:
-    root = letter_photos(tmp_path / "photos", ["cam", "phone", "studio", "web", "kit"])
-    sets = data.load_training_data(root, size=28, crop_fraction=1.0, val_fraction=0.2, seed=0)
+def test_training_data_from_a_photo_folder_holds_out_whole_sources(tmp_path: Path) -> None:
+    root = tmp_path / "photos"
+    make_photos(root, ["cam", "phone", "studio", "web", "kit"])
+    sets = data.load_training_data(root, spec=ModelSpec(28, crop_fraction=1.0),
+                                   val_fraction=0.2, seed=0)
     test_sources = set(sets.test.sources)
     assert test_sources and "held-out test, sources" in sets.test.description
     assert len(sets.test) + len(sets.x_train) + len(sets.x_val) == 30
@@ -380,21 +381,22 @@ def test_training_data_from_a_photo_folder_holds_out_whole_sources(tmp_path: Pat
     assert len(sets.sha256) == 64
 
 
-def test_training_data_from_a_single_source_folder_holds_out_files(tmp_path: Path,
-                                                                  letter_photos) -> None:
-    root = letter_photos(tmp_path / "photos", ["cam"], per_letter=10)
-    sets = data.load_training_data(root, size=28, crop_fraction=1.0, val_fraction=0.0)
+def test_training_data_from_a_single_source_folder_holds_out_files(tmp_path: Path) -> None:
+    root = tmp_path / "photos"
+    make_photos(root, ["cam"], per_letter=10)
+    sets = data.load_training_data(root, spec=ModelSpec(28, crop_fraction=1.0), val_fraction=0.0)
     assert "stratified sample of files" in sets.test.description
     assert sorted(np.bincount(sets.test.y).tolist()) == [2, 2, 2]  # 20% of every letter
     assert len(sets.x_train) == 24 and len(sets.x_val) == 0
 
 
-def test_training_data_errors_name_the_folder(tmp_path: Path, letter_photos) -> None:
+def test_training_data_errors_name_the_folder(tmp_path: Path) -> None:
     with pytest.raises(data.DataError, match="data folder not found"):
         data.load_training_data(tmp_path / "missing")
     with pytest.raises(data.DataError, match="neither sign_mnist_train.csv"):
         data.load_training_data(tmp_path)
-    root = letter_photos(tmp_path / "one", ["cam"], per_letter=1)
+    root = tmp_path / "one"
+    make_photos(root, ["cam"], per_letter=1)
     with pytest.raises(data.DataError, match="too few photos to hold out a test set"):
         data.load_training_data(root)
 

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+from imagekit import make_photos
 
 from webapp import cli, splits
 from webapp.data import file_sha256
@@ -28,8 +29,9 @@ def test_the_tags_used_here_have_the_roles_assumed() -> None:
 
 
 @pytest.fixture()
-def photos(tmp_path: Path, letter_photos) -> Path:
-    return letter_photos(tmp_path / "photos", RAW_HELD_OUT + OTHER_HELD_OUT + NOT_HELD_OUT)
+def photos(tmp_path: Path) -> Path:
+    make_photos(tmp_path / "photos", RAW_HELD_OUT + OTHER_HELD_OUT + NOT_HELD_OUT)
+    return tmp_path / "photos"
 
 
 @pytest.fixture()
@@ -128,7 +130,7 @@ def test_hand_crop_is_the_models_own_and_uses_the_boxes(tiny_models_dir, photos,
     assert code != 0 and "signlive locate" in err  # no --crop: the model's hand crop
 
     cache = BoxCache(default_cache_path())
-    held = [p for p in sorted(photos.glob("*/*.png"))
+    held = [p for p in sorted(photos.glob("*/*.jpg"))
             if p.name.rsplit("_", 1)[0] in RAW_HELD_OUT + OTHER_HELD_OUT]
     hand = Hand(tuple((12.0 + i % 5 * 3, 10.0 + i, 0.0) for i in range(21)), "Right")
     for index, path in enumerate(held):
@@ -151,17 +153,19 @@ def test_hand_crop_is_the_models_own_and_uses_the_boxes(tiny_models_dir, photos,
     assert guide["data_sha256"] == result["data_sha256"]  # the same photos, cropped otherwise
 
 
-def test_a_folder_the_split_does_not_describe_is_scored_whole(model, tmp_path, letter_photos,
+def test_a_folder_the_split_does_not_describe_is_scored_whole(model, tmp_path,
                                                                capsys) -> None:
-    other = letter_photos(tmp_path / "other", ["cam", "phone"], per_letter=1)
+    other = tmp_path / "other"
+    make_photos(other, ["cam", "phone"], per_letter=1)
     result = evaluate_json(capsys, tmp_path, "--model", model, "--data", other)
     assert sorted(result["per_source"]) == ["cam", "phone"] and result["n"] == 6
     assert "split" not in result
 
 
-def test_a_split_folder_without_held_out_photos_is_refused(model, tmp_path, letter_photos,
+def test_a_split_folder_without_held_out_photos_is_refused(model, tmp_path,
                                                            capsys) -> None:
-    no_held = letter_photos(tmp_path / "no-held", NOT_HELD_OUT, per_letter=1)
+    no_held = tmp_path / "no-held"
+    make_photos(no_held, NOT_HELD_OUT, per_letter=1)
     code, out, err = run_cli(capsys, "evaluate", "--model", model, "--data", no_held,
                              "--out", tmp_path / "eval")
     assert code == 2 and out == ""
@@ -171,3 +175,31 @@ def test_a_split_folder_without_held_out_photos_is_refused(model, tmp_path, lett
     result = evaluate_json(capsys, tmp_path, "--model", model, "--data", no_held,
                            "--split", "none")
     assert result["n"] == 6
+
+
+def test_record_keeps_the_held_out_score_in_the_models_json(tmp_path, photos, capsys) -> None:
+    from modelkit import register
+
+    from webapp.registry import Registry
+
+    folder = tmp_path / "models"
+    register(folder, "scored")
+    model = folder / "scored.keras"
+    result = evaluate_json(capsys, tmp_path, "--model", model, "--data", photos, "--record")
+    held = json.loads((folder / "scored.json").read_text())["held_out"]
+    assert held == {"split": "photos-v1", "accuracy": result["split"]["held_out"]["accuracy"],
+                    "n": 18, "raw_webcam": result["split"]["raw_webcam"]["accuracy"],
+                    "photos_sha256": result["data_sha256"]}
+    assert Registry(folder).load("scored").metadata["held_out"] == held  # the model still loads
+    # Only a full run of the model's own spec on the split's held-out sources is kept.
+    before = (folder / "scored.json").read_text()
+    for extra in (["--limit", "3"], ["--crop-fraction", "0.5"], ["--split", "none"]):
+        code, _, err = run_cli(capsys, "evaluate", "--model", model, "--data", photos,
+                               "--record", "--out", tmp_path / "eval", *extra)
+        assert code != 0 and "--record keeps a full run" in err
+    other = tmp_path / "loose.keras"
+    other.write_bytes(model.read_bytes())  # no .json beside it
+    code, _, err = run_cli(capsys, "evaluate", "--model", other, "--data", photos, "--record",
+                           "--out", tmp_path / "eval")
+    assert code != 0 and "in the .json beside the model" in err
+    assert (folder / "scored.json").read_text() == before

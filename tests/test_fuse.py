@@ -25,7 +25,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from adminkit import make_photos
+from imagekit import make_photos
 
 from webapp import cli, data, fusion, locate, splits
 from webapp.data import file_sha256
@@ -35,6 +35,7 @@ from webapp.letters import CLASS_LETTERS, letter_to_class
 from webapp.locate import BoxCache
 from webapp.preprocess import DEFAULT_CROP_FRACTION
 from webapp.registry import Registry, load_model_file
+from webapp.spec import ModelSpec
 
 SPLIT = splits.load("photos-v1")
 TRAIN = ["riya9900", "hackmit", "jbhumika"]
@@ -159,8 +160,7 @@ def fused(lab: Lab) -> FuseRun:
 def scored(lab: Lab) -> data.Dataset:
     """The scored folder as evaluate reads it for a hand-crop model (with hand shapes)."""
     cache = BoxCache.load(lab.cache / f"hand-boxes-v{locate.BOX_CACHE_VERSION}.json")
-    return data.load_photo_folder(lab.scored, DEFAULT_CROP_FRACTION, 28, crop="hand",
-                                  boxes=cache)
+    return data.load_photo_folder(lab.scored, ModelSpec(28, "hand"), boxes=cache)
 
 
 # ------------------------------------------------------------------------------ the run

@@ -533,7 +533,7 @@ def assert_plain(data: dict, plain_top: list[list]) -> None:
 
 
 def test_the_landmarks_reach_a_fused_model(hand_server, sio, plain_top) -> None:
-    assert hand_server.state.inference.served.handshape is True
+    assert hand_server.state.inference.served.spec.handshape is not None
     event, data = ask(sio, 1, box=BOX)
     assert event == "prediction" and data["model"] == "hand", data
     assert_plain(data, plain_top)

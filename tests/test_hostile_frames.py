@@ -23,7 +23,6 @@ from imagekit import png, png_declaring
 from serverkit import receive
 
 from webapp.benchmark import camera_frame
-from webapp.preprocess import preprocess
 
 TIMEOUT = 15
 MAX_FRAME = 2 * 1024 * 1024
@@ -63,7 +62,7 @@ def expected(server, image: bytes) -> tuple[str, float]:
     from webapp.letters import CLASS_LETTERS
 
     served = server.state.inference.served
-    probs = served.forward(preprocess(image, served.crop_fraction, served.input_size)[None])[0]
+    probs = served.forward(served.spec.read(image).image[None])[0]
     return CLASS_LETTERS[int(np.argmax(probs))], float(np.max(probs))
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from adminkit import login, make_photos
+from adminkit import login
+from imagekit import make_photos
 
 from webapp.data import file_sha256
 from webapp.locate import BoxCache

@@ -111,7 +111,7 @@ def test_the_two_crops_read_differently(expected):
 
 def test_a_hand_model_reads_the_square_around_the_box(server, sio, serving, expected):
     serving("hand")
-    assert server.state.inference.crop == "hand"
+    assert server.state.inference.served.spec.crop == "hand"
     before = server.state.inference.stats()["frames_with_box"]
     event, data = ask(sio, 1, box=BOX)
     assert event == "prediction" and data["model"] == "hand"
@@ -127,7 +127,7 @@ def test_a_hand_model_reads_the_square_around_the_box(server, sio, serving, expe
 
 def test_a_guide_model_ignores_the_box(server, sio, serving, expected):
     serving("guide")
-    assert server.state.inference.crop == "guide"  # no "crop" in its metadata
+    assert server.state.inference.served.spec.crop == "guide"  # no "crop" in its metadata
     for frame_id, box in ((10, BOX), (11, [5000, 5000, 10, 10])):  # even one outside the frame
         event, data = ask(sio, frame_id, box=box)
         assert (event, data["model"]) == ("prediction", "guide"), data
@@ -243,12 +243,12 @@ def test_an_unknown_crop_mode_is_refused_and_the_model_keeps_serving(server, mod
     (models_dir / "oval.json").write_text(json.dumps({**metadata, "name": "oval",
                                                       "crop": "oval"}))
     try:
-        with pytest.raises(ValueError, match="unknown crop mode 'oval'"):
+        with pytest.raises(ValueError, match="metadata crop must be one of guide, hand, got 'oval'"):
             server.state.activate("oval")
     finally:
         for suffix in (".keras", ".json"):
             (models_dir / f"oval{suffix}").unlink()
-    assert server.state.model_name == "hand" and server.state.inference.crop == "hand"
+    assert server.state.model_name == "hand" and server.state.inference.served.spec.crop == "hand"
     assert ask(sio, 40, box=BOX)[0] == "prediction"
 
 

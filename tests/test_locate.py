@@ -15,6 +15,7 @@ import pytest
 from webapp import cli, config, data, locate
 from webapp.data import file_sha256
 from webapp.locate import DETECTOR, BoxCache
+from webapp.spec import ModelSpec
 
 A, B, C = "a" * 64, "b" * 64, "c" * 64
 
@@ -279,7 +280,7 @@ def test_signlive_locate_on_real_photos(tmp_path: Path, capsys) -> None:
     assert code == 0
     assert out.startswith("5 photos: 5 already located, 0 located now (0 with a hand)")
     # ...and the boxes drive the hand crop (the wall falls back to the guide square).
-    ds = data.load_photo_folder(folder, crop="hand", boxes=cache)
+    ds = data.load_photo_folder(folder, spec=ModelSpec(28, "hand"), boxes=cache)
     assert len(ds) == 5 and "hand found in 4" in ds.description
 
     # A photo reads the same whatever the locator saw before it (MediaPipe would otherwise

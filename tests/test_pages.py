@@ -70,7 +70,7 @@ def test_pages_carry_the_served_settings_as_json(app, pages):
     for page in pages.values():
         cfg = _config(page)
         assert set(cfg) >= CONFIG_KEYS
-        assert cfg["crop_fraction"] == pytest.approx(state.inference.crop_fraction)
+        assert cfg["crop_fraction"] == pytest.approx(state.inference.served.spec.crop_fraction)
         assert cfg["confidence_threshold"] == app.config["CONFIDENCE_THRESHOLD"]
         assert cfg["model_name"] == state.model_name == "tiny"
         assert cfg["stable_ms"] > 0 and cfg["fps_cap"] > 0 and cfg["max_side"] >= 224

@@ -9,13 +9,17 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from imagekit import make_photos
 
 from webapp import data, splits
 from webapp.data import file_sha256
 from webapp.letters import letter_to_class
 from webapp.locate import BoxCache
 from webapp.preprocess import hand_square, preprocess
+from webapp.spec import ModelSpec
 from webapp.training import ConfigError, TrainConfig
+
+HAND28 = ModelSpec(28, "hand")  # a 28 px hand-crop model
 
 SPLIT = splits.load("photos-v1")
 # Real source tags of photos-v1, one per role (and two of each where it matters).
@@ -32,14 +36,15 @@ def test_the_tags_used_here_have_the_roles_assumed() -> None:
 
 
 @pytest.fixture()
-def split_photos(tmp_path: Path, letter_photos) -> Path:
+def split_photos(tmp_path: Path) -> Path:
     """A, B, C x 2 photos of each of 5 sources (30 noise photos), named as in photos-v1."""
-    return letter_photos(tmp_path / "photos", HELD_OUT + VALIDATION + TRAIN, per_letter=2)
+    make_photos(tmp_path / "photos", HELD_OUT + VALIDATION + TRAIN, per_letter=2)
+    return tmp_path / "photos"
 
 
 def _files(root: Path, sources: list[str]) -> list[Path]:
     """The photos of `sources` in the order a folder is read (letter, then name)."""
-    return [p for p in sorted(root.glob("*/*.png")) if data.photo_source(p) in sources]
+    return [p for p in sorted(root.glob("*/*.jpg")) if data.photo_source(p) in sources]
 
 
 def _expected(files: list[Path], **kwargs) -> np.ndarray:
@@ -58,7 +63,7 @@ def test_held_out_sources_are_never_read(split_photos: Path, monkeypatch) -> Non
         return real(item, *args)
 
     monkeypatch.setattr(data, "_load_photo", counting)
-    sets = data.load_training_data(None, photos=split_photos, crop="guide", split="photos-v1")
+    sets = data.load_training_data(None, spec=ModelSpec(28), photos=split_photos, split="photos-v1")
     assert sorted(set(reads)) == sorted(VALIDATION + TRAIN) and len(reads) == 18
     # Train = the train sources, validation = the validation sources, and for photos alone the
     # test is the validation set (the held-out ones are for `signlive evaluate` only).
@@ -75,7 +80,8 @@ def test_held_out_sources_are_never_read(split_photos: Path, monkeypatch) -> Non
     # Held-out photos turned to garbage change nothing: not read, not skipped, not hashed.
     for path in _files(split_photos, HELD_OUT):
         path.write_bytes(b"\x89PNG\r\n\x1a\n not a photo any more")
-    again = data.load_training_data(None, photos=split_photos, crop="guide", split="photos-v1")
+    again = data.load_training_data(None, spec=ModelSpec(28), photos=split_photos,
+                                    split="photos-v1")
     assert again.sha256 == sets.sha256 and len(again.sha256) == 64
     np.testing.assert_array_equal(again.x_train, sets.x_train)
     assert again.description == sets.description  # "0 skipped": nothing was decoded
@@ -85,23 +91,25 @@ def test_held_out_sources_are_never_read(split_photos: Path, monkeypatch) -> Non
 
 
 def test_a_photo_folder_given_as_the_data_path_uses_the_split(split_photos: Path) -> None:
-    sets = data.load_training_data(split_photos, crop="guide")  # the default split: photos-v1
+    sets = data.load_training_data(split_photos, spec=ModelSpec(28))  # the default split: photos-v1
     assert len(sets.x_train) == 12 and len(sets.x_val) == 6
     assert set(sets.test.sources) == set(VALIDATION)
 
 
-def test_a_folder_of_only_validation_or_held_out_sources(tmp_path: Path, letter_photos) -> None:
-    only_val = letter_photos(tmp_path / "val", VALIDATION + HELD_OUT, per_letter=1)
+def test_a_folder_of_only_validation_or_held_out_sources(tmp_path: Path) -> None:
+    only_val = tmp_path / "val"
+    make_photos(only_val, VALIDATION + HELD_OUT, per_letter=1)
     with pytest.raises(data.DataError, match="only validation sources of split photos-v1"):
         data.load_training_data(None, photos=only_val, split="photos-v1")
-    only_held = letter_photos(tmp_path / "held", HELD_OUT, per_letter=1)
+    only_held = tmp_path / "held"
+    make_photos(only_held, HELD_OUT, per_letter=1)
     with pytest.raises(data.DataError, match="no usable images"):
         data.load_training_data(None, photos=only_held, split="photos-v1")
 
 
-def test_a_folder_sharing_no_source_with_the_split_draws_its_own_test(tmp_path: Path,
-                                                                     letter_photos) -> None:
-    root = letter_photos(tmp_path / "photos", ["cam", "phone", "studio", "web"], per_letter=2)
+def test_a_folder_sharing_no_source_with_the_split_draws_its_own_test(tmp_path: Path) -> None:
+    root = tmp_path / "photos"
+    make_photos(root, ["cam", "phone", "studio", "web"], per_letter=2)
     sets = data.load_training_data(None, photos=root, split="photos-v1", val_fraction=0.0)
     assert "held-out test, sources" in sets.test.description
     held = set(sets.test.sources)
@@ -137,7 +145,7 @@ def _csv_folder(folder: Path) -> Path:
 def test_csv_and_photos_mix(split_photos: Path, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("SIGNLIVE_CACHE", "off")
     csv_dir = _csv_folder(tmp_path / "csv")
-    sets = data.load_training_data(csv_dir, photos=split_photos, crop="guide",
+    sets = data.load_training_data(csv_dir, spec=ModelSpec(28), photos=split_photos,
                                    split="photos-v1", val_fraction=0.2, seed=0)
     # CSV: 20 rows -> 16 train + 4 validation (2 of each letter); photos: 12 train + 6 val.
     assert sets.x_train.shape == (28, 28, 28, 1) and sets.x_val.shape == (10, 28, 28, 1)
@@ -151,7 +159,7 @@ def test_csv_and_photos_mix(split_photos: Path, tmp_path: Path, monkeypatch) -> 
     assert len(sets.test) == 3 and sets.test.paths is None
     assert sets.test.y.tolist() == [letter_to_class("Y")] * 3
     assert " + " in sets.description and "split photos-v1" in sets.description
-    photos_only = data.load_training_data(None, photos=split_photos, crop="guide")
+    photos_only = data.load_training_data(None, spec=ModelSpec(28), photos=split_photos)
     csv_only = data.load_training_data(csv_dir, val_fraction=0.2)
     assert len({sets.sha256, photos_only.sha256, csv_only.sha256}) == 3
 
@@ -195,17 +203,15 @@ def _box_cache(root: Path, path: Path | None) -> BoxCache:
 def test_hand_crop_needs_located_photos(hand_photos: Path, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("SIGNLIVE_CACHE", str(tmp_path / "empty-cache"))
     with pytest.raises(data.DataError) as info:
-        data.load_training_data(None, photos=hand_photos, crop="hand", split="photos-v1")
+        data.load_training_data(None, spec=HAND28, photos=hand_photos, split="photos-v1")
     message = str(info.value)
     assert f"signlive locate {hand_photos}" in message and "3 of 3 photos" in message
     with pytest.raises(data.DataError, match="4 of 4 photos have no hand box yet"):
-        data.load_photo_folder(hand_photos, crop="hand", boxes=BoxCache(None))
+        data.load_photo_folder(hand_photos, spec=HAND28, boxes=BoxCache(None))
     # One photo missing is enough to refuse (a partly located folder is not silently mixed).
     partial = _box_cache(hand_photos, None)
     with pytest.raises(data.DataError, match="1 of 4 photos .* run `signlive locate"):
-        data.load_photo_folder(hand_photos, crop="hand", boxes=partial)
-    with pytest.raises(data.DataError, match="crop must be one of guide, hand, got 'box'"):
-        data.load_photo_folder(hand_photos, crop="box")
+        data.load_photo_folder(hand_photos, spec=HAND28, boxes=partial)
 
 
 def test_hand_crop_follows_the_cached_box(hand_photos: Path, tmp_path: Path, monkeypatch) -> None:
@@ -216,14 +222,14 @@ def test_hand_crop_follows_the_cached_box(hand_photos: Path, tmp_path: Path, mon
     cache.save()
     assert cache.path.parent == tmp_path / "cache"
 
-    sets = data.load_training_data(None, photos=hand_photos, crop="hand", split="photos-v1")
+    sets = data.load_training_data(None, spec=HAND28, photos=hand_photos, split="photos-v1")
     # The held-out photo was never located and never needed to be.
     assert len(sets.x_train) == 2 and len(sets.x_val) == 1
     np.testing.assert_array_equal(sets.x_train[0], np.ones((28, 28, 1), np.float32))  # the box
     np.testing.assert_array_equal(sets.x_val[0], np.ones((28, 28, 1), np.float32))
     # No hand found -> the guide square, exactly what crop "guide" gives for that photo.
     no_hand = hand_photos / "B" / "hackmit_1.png"
-    guide = data.load_training_data(None, photos=hand_photos, crop="guide", split="photos-v1")
+    guide = data.load_training_data(None, spec=ModelSpec(28), photos=hand_photos, split="photos-v1")
     np.testing.assert_array_equal(sets.x_train[1], guide.x_train[1])
     np.testing.assert_array_equal(sets.x_train[1], preprocess(no_hand.read_bytes()))
     assert 0.3 < sets.x_train[1].mean() < 0.7  # noise, not a blank
@@ -236,14 +242,14 @@ def test_hand_crop_with_explicit_boxes(hand_photos: Path) -> None:
     cache = _box_cache(hand_photos, None)
     held = hand_photos / "A" / "mariia00_1.png"
     cache.boxes[file_sha256(held)] = (1000, 1000, 5, 5)  # outside its 160x120 frame
-    ds = data.load_photo_folder(hand_photos, crop="hand", boxes=cache)
+    ds = data.load_photo_folder(hand_photos, spec=HAND28, boxes=cache)
     assert [Path(p).name for p in ds.paths] == ["jbhumika_1.png", "hackmit_1.png",
                                                 "kennethowen26_1.png"]
     assert len(ds.skipped) == 1 and ds.skipped[0].startswith(f"{held}: box ")
     assert "outside the 160x120 frame" in ds.skipped[0]
     assert ds.x[0].min() == 1.0 and ds.x[2].min() == 1.0
     # crop "guide" ignores any boxes; `sources` filters before anything is read.
-    guide = data.load_photo_folder(hand_photos, crop="guide", boxes=cache,
+    guide = data.load_photo_folder(hand_photos, spec=ModelSpec(28), boxes=cache,
                                    sources=lambda s: s != "mariia00")
     np.testing.assert_array_equal(guide.x, _expected([hand_photos / r for r in HAND_FILES]))
 
@@ -256,7 +262,7 @@ def test_is_photo_folder(split_photos: Path, tmp_path: Path) -> None:
     (tmp_path / "plain" / "lower").mkdir()
     assert not data.is_photo_folder(tmp_path / "plain")
     assert not data.is_photo_folder(tmp_path / "nowhere")
-    assert not data.is_photo_folder(split_photos / "A" / "hackmit_0.png")
+    assert not data.is_photo_folder(split_photos / "A" / "hackmit_0.jpg")
 
 
 def test_load_dataset_passes_crop_and_sources(hand_photos: Path, split_photos: Path,
@@ -266,8 +272,8 @@ def test_load_dataset_passes_crop_and_sources(hand_photos: Path, split_photos: P
     assert sorted(set(only.sources)) == sorted(HELD_OUT) and len(only) == 12
     boxes = _box_cache(hand_photos, None)
     with pytest.raises(data.DataError, match="signlive locate"):  # the default cache is empty
-        data.load_dataset(hand_photos, crop="hand", sources=lambda s: s == "jbhumika")
-    hand = data.load_photo_folder(hand_photos, crop="hand", boxes=boxes,
+        data.load_dataset(hand_photos, spec=HAND28, sources=lambda s: s == "jbhumika")
+    hand = data.load_photo_folder(hand_photos, spec=HAND28, boxes=boxes,
                                   sources=lambda s: s == "jbhumika")
     assert len(hand) == 1 and hand.x.min() == 1.0
 

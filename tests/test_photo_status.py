@@ -7,7 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
-from adminkit import login, make_photos, wait_for
+from adminkit import login, wait_for
+from imagekit import make_photos
 
 from webapp import data, files
 from webapp.data import file_sha256

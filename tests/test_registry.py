@@ -9,16 +9,10 @@ import zipfile
 import keras
 import numpy as np
 import pytest
+from modelkit import tiny_model
 
 from webapp import registry
 from webapp.registry import ModelError, Registry, check_name, load_model_file
-
-
-def tiny_model(outputs: int = 24, size: int = 28, activation: str = "softmax") -> keras.Model:
-    """The smallest model the registry accepts (or, with other arguments, refuses)."""
-    inputs = keras.Input((size, size, 1))
-    x = keras.layers.GlobalAveragePooling2D()(inputs)
-    return keras.Model(inputs, keras.layers.Dense(outputs, activation=activation)(x))
 
 
 @pytest.fixture()
@@ -236,3 +230,25 @@ def test_saved_metadata_is_plain_json(reg):
     reg.save(tiny_model(), "m", {"input_size": 28, "history": [{"epoch": 1, "loss": 0.5}]})
     data = json.loads((reg.models_dir / "m.json").read_text())
     assert data["name"] == "m" and data["history"][0]["loss"] == 0.5
+
+
+def test_record_adds_figures_to_the_metadata_atomically(reg, monkeypatch):
+    reg.save(tiny_model(), "m", {"input_size": 28, "version": 1})
+    reg.record("m", held_out={"split": "photos-v1", "accuracy": 0.5})
+    metadata = reg.load("m").metadata
+    assert metadata["version"] == 1 and metadata["held_out"]["accuracy"] == 0.5
+
+    def fail_on_json(src, dst):
+        raise OSError("disk full (simulated)")
+
+    monkeypatch.setattr(registry.os, "replace", fail_on_json)
+    with pytest.raises(OSError, match="simulated"):
+        reg.record("m", held_out={"accuracy": 0.9})
+    monkeypatch.undo()
+    assert reg.load("m").metadata["held_out"]["accuracy"] == 0.5
+    assert leftovers(reg.models_dir) == []
+    with pytest.raises(ModelError, match="not found"):
+        reg.record("missing", held_out={})
+    with pytest.raises(ValueError):
+        reg.record("m", held_out={"accuracy": float("nan")})  # JSON has no NaN
+    assert reg.load("m").metadata["held_out"]["accuracy"] == 0.5

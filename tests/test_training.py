@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from imagekit import make_photos
 
 from webapp import cli
 from webapp.registry import Registry
@@ -135,10 +136,11 @@ def test_negatives_train_hand_free_pictures_towards_a_flat_answer(tmp_path, data
     assert meta["history"][0]["val_accuracy"] is not None
 
 
-def test_run_on_a_photo_folder_tests_on_held_out_sources(tmp_path, letter_photos, capsys):
+def test_run_on_a_photo_folder_tests_on_held_out_sources(tmp_path, capsys):
     """`signlive train --data PHOTOS`: the photos go through preprocess() with the chosen crop,
     whole sources are held out as the test set, and the metadata says which."""
-    photos = letter_photos(tmp_path / "photos", ["cam", "phone", "studio", "web"], per_letter=3)
+    photos = tmp_path / "photos"
+    make_photos(photos, ["cam", "phone", "studio", "web"], per_letter=3)
     models = tmp_path / "models"
     code = cli.main(["train", "--arch", "cnn", "--epochs", "1", "--batch-size", "8",
                      "--data", str(photos), "--crop-fraction", "0.9", "--models-dir",

@@ -170,7 +170,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     scaleout.init_app(app)  # with SIGNLIVE_MESSAGE_QUEUE: activations reach every server
     metrics.log_startup(app)
 
+    spec = inference.served.spec
     log.info("signlive ready: model=%s device=%s crop=%s crop_fraction=%.4f input=%d",
-             inference.model_name, device, inference.crop, inference.crop_fraction,
-             inference.served.input_size)
+             inference.model_name, device, spec.crop, spec.crop_fraction, spec.input_size)
     return app

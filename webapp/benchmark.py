@@ -18,7 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from webapp.preprocess import DEFAULT_CROP_FRACTION, guide_square, preprocess
+from webapp.preprocess import DEFAULT_CROP_FRACTION, guide_square
 
 
 def camera_frame(
@@ -80,24 +80,23 @@ def measure_server(served, frames: list[bytes], batch_sizes=(1, 8, 32), repeat: 
         for _ in range(repeat):
             for start in range(0, len(frames) - batch + 1, batch):
                 t0 = time.perf_counter()
-                x = np.stack([preprocess(f, served.crop_fraction, served.input_size)
-                              for f in frames[start : start + batch]])
-                shapes = np.stack([hand.features() for _ in range(batch)]) \
-                    if served.handshape else None
-                served.forward(x, shapes)
+                samples = [served.spec.read(f, hand=hand) for f in frames[start : start + batch]]
+                served.forward(np.stack([s.image for s in samples]),
+                               np.stack([s.handshape for s in samples]))
                 per_frame.append((time.perf_counter() - t0) * 1000.0 / batch)
         stats = _percentiles(per_frame)
         stats["fps"] = 1000.0 / float(np.mean(per_frame))
         results[batch] = stats
     return results
 
-def measure_baseline(model, frames: list[bytes], crop_fraction: float, size: int) -> dict:
-    """The original demo's way: preprocess one frame, `model.predict` it, next frame."""
+def measure_baseline(loaded, frames: list[bytes]) -> dict:
+    """The original demo's way: preprocess one frame, `model.predict` it, next frame
+    (`loaded`: a registry.LoadedModel)."""
     from webapp.nets import model_inputs
 
     def one(frame: bytes) -> None:
-        model.predict(model_inputs(model, preprocess(frame, crop_fraction, size)[None]),
-                      verbose=0)
+        image = loaded.spec.read(frame).image
+        loaded.model.predict(model_inputs(loaded.model, image[None]), verbose=0)
 
     one(frames[0])  # warm-up
     per_frame = []

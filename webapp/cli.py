@@ -14,12 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from webapp import config
-from webapp.preprocess import (
-    DEFAULT_CROP_FRACTION,
-    DEFAULT_INPUT_SIZE,
-    crop_fraction_problem,
-    crop_mode,
-)
+from webapp.preprocess import DEFAULT_CROP_FRACTION, DEFAULT_INPUT_SIZE
 from webapp.splits import DEFAULT_SPLIT
 
 
@@ -170,20 +165,17 @@ def _import_keras_quietly() -> None:
             sys.stderr.flush()
 
 
-def _load_for_cli(model_path: str, crop_fraction: float | None):
-    """(LoadedModel, input size, crop fraction): the model's own settings unless overridden."""
+def _load_for_cli(model_path: str, crop: str | None = None,
+                  crop_fraction: float | None = None):
+    """(LoadedModel, ModelSpec): the model's own spec, with --crop / --crop-fraction where given."""
     from webapp.registry import load_model_file
-
-    problem = crop_fraction_problem(crop_fraction) if crop_fraction is not None else None
-    if problem:
-        raise ValueError(f"--crop-fraction {problem}")
-    from webapp.nets import image_input_shape
+    from webapp.spec import SpecError
 
     loaded = load_model_file(model_path)
-    size = int(image_input_shape(loaded.model)[1])
-    if crop_fraction is None:
-        crop_fraction = float(loaded.metadata.get("crop_fraction") or DEFAULT_CROP_FRACTION)
-    return loaded, size, crop_fraction
+    try:
+        return loaded, loaded.spec.overridden(crop, crop_fraction)
+    except SpecError as exc:
+        raise ValueError(f"--{exc.field.replace('_', '-')} {exc.problem}") from None
 
 
 def _evaluation_report(result: dict) -> str:
@@ -250,8 +242,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     data_path = config.data_dir(args.data)
     if not data_path.exists():
         raise ValueError(f"{data_path}: data folder not found")
-    loaded, size, crop_fraction = _load_for_cli(args.model, args.crop_fraction)
-    crop = args.crop or crop_mode(loaded.metadata)
+    loaded, spec = _load_for_cli(args.model, args.crop, args.crop_fraction)
     split = None
     if data.is_photo_folder(data_path) and args.split != "none":
         split = splits.load(args.split)
@@ -261,9 +252,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         elif not present & split.held_out:
             raise ValueError(f"{data_path}: none of the held-out sources of split {split.name} "
                              "is in it (--split none scores every photo)")
+    if args.record and (split is None or args.limit or spec != loaded.spec
+                        or not Path(args.model).with_suffix(".json").is_file()):
+        raise ValueError("--record keeps a full run (no --limit, --crop or --crop-fraction) on "
+                         "a photo folder with the split's held-out sources, in the .json "
+                         "beside the model")
     started = time.perf_counter()
     dataset = data.load_dataset(
-        data_path, "test", size=size, crop_fraction=crop_fraction, limit=args.limit, crop=crop,
+        data_path, "test", spec, limit=args.limit,
         sources=None if split is None else (lambda source: split.role(source) == "held_out"))
     loaded_at = time.perf_counter()
     result = evaluation.evaluate(loaded.model, dataset)
@@ -275,9 +271,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     result.update(
         model=str(args.model),
         model_name=loaded.name,
-        input_size=size,
-        crop_fraction=crop_fraction,
-        crop=crop,
+        input_size=spec.input_size,
+        crop_fraction=spec.crop_fraction,
+        crop=spec.crop,
         data=str(data_path),
         description=dataset.description,
         data_sha256=dataset.sha256,
@@ -290,8 +286,21 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     )
     evaluation.save_confusion_png(result, out / "confusion.png")
     (out / "confusion.json").write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    if args.record:
+        _record_held_out(args, split, result, dataset.sha256)
     print(json.dumps(result) if args.json else _evaluation_report(result))
     return 0
+
+
+def _record_held_out(args: argparse.Namespace, split, result: dict, photos_sha256: str) -> None:
+    """--record: the held-out score into the model's own .json (checked before the run: a
+    full run of the model's own spec, so the figure means what the models table says)."""
+    from webapp.evaluation import held_out_entry
+    from webapp.registry import Registry
+
+    path = Path(args.model)
+    Registry(path.parent).record(path.stem, held_out=held_out_entry(result, split,
+                                                                      photos_sha256))
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
@@ -303,29 +312,28 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     from webapp.evaluation import predict_probs
     from webapp.letters import top_predictions
-    from webapp.preprocess import FrameError, preprocess
+    from webapp.preprocess import FrameError
+    from webapp.spec import Sample
 
-    loaded, size, crop_fraction = _load_for_cli(args.model, args.crop_fraction)
-    # A hand-crop model gets the box `signlive locate` cached for the image, as a live frame
-    # gets the page's box (and a fused model the landmarks found with it); an image never
-    # located (or without a hand) takes the guide square (and no hand shape).
+    loaded, spec = _load_for_cli(args.model, crop_fraction=args.crop_fraction)
+    # A hand-crop model gets the box and landmarks `signlive locate` cached for the image, as a
+    # live frame gets the page's; an image never located (or without a hand) takes the guide
+    # square (and no hand shape).
     boxes = None
-    if crop_mode(loaded.metadata) == "hand":
+    if spec.reads_hand_box:
         from webapp.locate import BoxCache
 
         boxes = BoxCache.load()
-    inputs: list[np.ndarray] = []
-    shapes: list[np.ndarray] = []
+    samples: list[Sample] = []
     good: list[str] = []
     failed = 0
     for image in args.images:
         try:
             raw = Path(image).read_bytes()
             digest = hashlib.sha256(raw).hexdigest()
-            box = boxes.get(digest) if boxes is not None else None
-            inputs.append(preprocess(raw, crop_fraction, size, box=box))
-            if boxes is not None:
-                shapes.append(boxes.features(digest))
+            located = boxes is not None
+            samples.append(spec.read(raw, boxes.get(digest) if located else None,
+                                     boxes.hand(digest) if located else None))
             good.append(image)
         except FrameError as exc:
             failed += 1
@@ -334,11 +342,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
             failed += 1
             print(f"signlive predict: error: {image}: cannot read ({exc.strerror or exc})",
                   file=sys.stderr)
-    # No box cache (a guide-crop model): no hand shapes either, which predict_probs reads as
-    # no hand in any image.
-    probs = (predict_probs(loaded.model, np.stack(inputs),
-                           handshape=np.stack(shapes) if shapes else None)
-             if inputs else np.zeros((0, 24)))
+    probs = (predict_probs(loaded.model, np.stack([s.image for s in samples]),
+                           handshape=np.stack([s.handshape for s in samples]))
+             if samples else np.zeros((0, len(spec.letters))))
     for image, p in zip(good, probs, strict=True):
         top = top_predictions(p)
         (letter, _), confidence = top[0], float(p.max())
@@ -409,8 +415,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     frames = [benchmark.camera_frame(img, seed=i) for i, (img, _) in enumerate(samples)]
     frames = (frames * (args.frames // len(frames) + 1))[: args.frames]
     server = benchmark.measure_server(served, frames)
-    base = benchmark.measure_baseline(loaded.model, frames[:100], served.crop_fraction,
-                                      served.input_size)
+    base = benchmark.measure_baseline(loaded, frames[:100])
     rows = [[f"server, batch {b}", s["p50"], s["p95"], s["p99"], s["fps"], s["fps"] / base["fps"]]
             for b, s in server.items()]
     rows.append(["model.predict x1", base["p50"], base["p95"], base["p99"], base["fps"], 1.0])
@@ -478,6 +483,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--split", default=DEFAULT_SPLIT,
                           help="photo folders: score only the held-out sources of this named "
                                f"split (default {DEFAULT_SPLIT}; 'none': every photo)")
+    evaluate.add_argument("--record", action="store_true",
+                          help="photo folders: keep the held-out score in the model's .json "
+                               "(the admin's models table shows it first)")
     evaluate.add_argument("--out", default=None, help="folder for confusion.png/.json")
     evaluate.add_argument("--limit", type=int, default=0, help="use only the first N test rows")
     evaluate.add_argument("--threshold", type=float, default=0.6,

@@ -26,19 +26,14 @@ import numpy as np
 from webapp import letters
 from webapp.files import DataError, cache_dir, file_sha256, photo_line
 from webapp.locate import BoxCache
-from webapp.preprocess import (
-    CROPS,
-    DEFAULT_CROP_FRACTION,
-    FrameError,
-    crop_fraction_problem,
-    preprocess,
-    scale_pixels,
-)
+from webapp.preprocess import FrameError, scale_pixels
+from webapp.spec import ModelSpec, Sample
 from webapp.splits import DEFAULT_SPLIT
 
 SPLITS = ("train", "test")
 IMAGE_SIDE = 28
 NUM_PIXELS = IMAGE_SIDE * IMAGE_SIDE
+SIGN_MNIST_SPEC = ModelSpec(input_size=IMAGE_SIDE)  # the CSVs as they are: 28x28, no crop
 HEADER = ("label",) + tuple(f"pixel{i}" for i in range(1, NUM_PIXELS + 1))
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png")
 CACHE_VERSION = 1
@@ -369,42 +364,40 @@ NO_BOX = "no hand box yet"  # the reason _load_photo gives for a photo `signlive
 
 
 def _load_photo(
-    item: Path, crop_fraction: float, size: int, boxes: BoxCache | None
-) -> tuple[np.ndarray | None, str, str]:
-    """(model input or None, sha256 of the bytes, reason when None). With `boxes` (crop
-    "hand"), the photo is cropped around its cached hand box, or the guide square when the
-    locator found no hand: exactly what the live server does with a frame."""
+    item: Path, spec: ModelSpec, boxes: BoxCache | None
+) -> tuple[Sample | None, str, str]:
+    """(model inputs or None, sha256 of the bytes, reason when None). With `boxes` (crop
+    "hand"), the photo is read with its cached hand box and landmarks, or as a frame without a
+    hand where the locator found none: exactly what the live server does with a frame."""
     try:
         data = item.read_bytes()
     except OSError as exc:
         return None, "", f"cannot read: {exc.strerror or exc}"
     digest = hashlib.sha256(data).hexdigest()
-    box = None
+    box = hand = None
     if boxes is not None:
         if digest not in boxes:
             return None, digest, NO_BOX
-        box = boxes.get(digest)
+        box, hand = boxes.get(digest), boxes.hand(digest)
     try:
-        return preprocess(data, crop_fraction, size, box=box), digest, ""
+        return spec.read(data, box, hand), digest, ""
     except FrameError as exc:
         return None, digest, exc.message
 
 
 def load_photo_folder(
     folder: str | os.PathLike,
-    crop_fraction: float = DEFAULT_CROP_FRACTION,
-    size: int = IMAGE_SIDE,
+    spec: ModelSpec,
     limit: int = 0,
-    crop: str = "guide",
     sources: Callable[[str], bool] | None = None,
     boxes: BoxCache | None = None,
 ) -> Dataset:
-    """A `<LETTER>/<image>` folder as a Dataset, every image through preprocess().
+    """A `<LETTER>/<image>` folder as a Dataset, every image read through `spec` (ModelSpec.read).
 
-    crop "guide" takes the guide square of every photo; "hand" the square around the hand
-    box that `signlive locate` cached for it (`boxes`, default: the signlive cache), falling
-    back to the guide square where no hand was found. Only photos whose source passes
-    `sources` are read (a held-out source is never even decoded for training).
+    A hand-crop spec reads each photo with the hand box and landmarks that `signlive locate`
+    cached for it (`boxes`, default: the signlive cache), as a frame without a hand where no
+    hand was found; a guide-crop spec takes the guide square of every photo. Only photos whose
+    source passes `sources` are read (a held-out source is never even decoded for training).
     Unusable images are listed in Dataset.skipped ("path: reason") so a collection with a few
     broken files still evaluates; a folder without a single usable image is a DataError, and
     so is a photo the locator has not seen yet.
@@ -414,14 +407,9 @@ def load_photo_folder(
     folder = Path(folder)
     if not folder.is_dir():
         raise DataError(f"{folder}: photo folder not found")
-    problem = crop_fraction_problem(crop_fraction)
-    if problem:
-        raise DataError(f"crop fraction {problem}")
     if limit < 0:
         raise DataError(f"limit must be 0 (all) or positive, got {limit}")
-    if crop not in CROPS:
-        raise DataError(f"crop must be one of {', '.join(CROPS)}, got {crop!r}")
-    if crop == "hand" and boxes is None:
+    if spec.reads_hand_box and boxes is None:
         boxes = BoxCache.load()
     found, skipped = list_photos(folder)
     if sources is not None:
@@ -429,11 +417,11 @@ def load_photo_folder(
     if limit and limit < len(found):
         keep = np.unique(np.linspace(0, len(found) - 1, limit).round().astype(int))
         found = [found[i] for i in keep]
-    use_boxes = boxes if crop == "hand" else None
+    use_boxes = boxes if spec.reads_hand_box else None
     workers = min(8, (os.cpu_count() or 1) * 2)
     with ThreadPoolExecutor(max_workers=workers) as pool:  # cv2 decodes without the GIL
         results = list(pool.map(
-            lambda item: _load_photo(item[0], crop_fraction, size, use_boxes), found))
+            lambda item: _load_photo(item[0], spec, use_boxes), found))
     unlocated = sum(reason == NO_BOX for _, _, reason in results)
     if unlocated:
         raise DataError(
@@ -445,14 +433,14 @@ def load_photo_folder(
     shapes: list[np.ndarray] = []
     hands = 0
     digest = hashlib.sha256()
-    for (item, label), (image, file_digest, reason) in zip(found, results, strict=True):
-        if image is None:
+    for (item, label), (sample, file_digest, reason) in zip(found, results, strict=True):
+        if sample is None:
             skipped.append(f"{item}: {reason}")
             continue
         hands += use_boxes is not None and use_boxes.get(file_digest) is not None
         if use_boxes is not None:
-            shapes.append(use_boxes.features(file_digest))
-        images.append(image)
+            shapes.append(sample.handshape)
+        images.append(sample.image)
         labels.append(label)
         paths.append(str(item))
         digest.update(photo_line(item.relative_to(folder).as_posix(), file_digest))
@@ -470,8 +458,8 @@ def load_photo_folder(
         description=(
             f"{folder} ({len(images)} photos, {len(skipped)} skipped, "
             + (f"hand crop, hand found in {hands}" if use_boxes is not None
-               else f"crop {crop_fraction:.3f}")
-            + f", {size}x{size})"
+               else f"crop {spec.crop_fraction:.3f}")
+            + f", {spec.input_size}x{spec.input_size})"
         ),
         sha256=digest.hexdigest(),
         skipped=skipped,
@@ -487,23 +475,21 @@ def _is_csv_folder(folder: Path) -> bool:
 def load_dataset(
     path: str | os.PathLike,
     split: str = "test",
-    size: int = IMAGE_SIDE,
-    crop_fraction: float = DEFAULT_CROP_FRACTION,
+    spec: ModelSpec = SIGN_MNIST_SPEC,
     limit: int = 0,
-    crop: str = "guide",
     sources: Callable[[str], bool] | None = None,
 ) -> Dataset:
     """A CSV data folder (its `split`), a single CSV file, or a `<LETTER>/<image>` photo folder
-    (cropped by `crop`, only the photos whose source passes `sources`)."""
+    (read through `spec`, only the photos whose source passes `sources`), as `spec`'s model
+    takes them."""
     path = Path(path)
     if path.is_file():
-        return _csv_dataset(path, size, limit)
+        return _csv_dataset(path, spec.input_size, limit)
     if not path.exists():
         raise DataError(f"{path}: data folder not found")
     if _is_csv_folder(path):
-        return load_split(path, split, size=size, limit=limit)
-    return load_photo_folder(path, crop_fraction=crop_fraction, size=size, limit=limit,
-                             crop=crop, sources=sources)
+        return load_split(path, split, size=spec.input_size, limit=limit)
+    return load_photo_folder(path, spec, limit=limit, sources=sources)
 
 
 def is_photo_folder(path: str | os.PathLike) -> bool:
@@ -683,20 +669,18 @@ def _subset(dataset: Dataset, mask: np.ndarray, description: str) -> Dataset:
 
 def load_training_data(
     path: str | os.PathLike | None,
-    size: int = IMAGE_SIDE,
-    crop_fraction: float = DEFAULT_CROP_FRACTION,
+    spec: ModelSpec = SIGN_MNIST_SPEC,
     limit: int = 0,
     val_fraction: float = 0.1,
     seed: int = 0,
     photos: str | os.PathLike | None = None,
-    crop: str = "guide",
     split: str = DEFAULT_SPLIT,
 ) -> TrainingData:
     """What a run trains on: a CSV data folder, a photo folder, or both.
 
     CSV folder: its train split -> train + stratified validation; its test split is the test.
     Photo folder (`photos`, or `path` itself when it holds `<LETTER>/` folders), every photo
-    through preprocess() like a frame, cropped by `crop`: with the named `split`, its held-out
+    read through `spec` like a frame: with the named `split`, its held-out
     sources are never read, its validation sources validate, the rest train; the test is the
     CSV test split, or for photos alone the validation sources. A photo folder without any
     validation source of the split holds out a seeded draw of its own sources instead (by
@@ -722,8 +706,8 @@ def load_training_data(
     shas: list[str] = []
     test: Dataset | None = None
     if csv_dir is not None:
-        full = load_split(csv_dir, "train", size=size, limit=limit)
-        test = load_split(csv_dir, "test", size=size)
+        full = load_split(csv_dir, "train", size=spec.input_size, limit=limit)
+        test = load_split(csv_dir, "test", size=spec.input_size)
         x_train, y_train, x_val, y_val = _validation_split(full.x, full.y, val_fraction, seed)
         parts_x.append(x_train)
         parts_y.append(y_train)
@@ -733,7 +717,7 @@ def load_training_data(
         shas.append(full.sha256)
     if photos is not None:
         photo_train, photo_val, photo_test = _photo_sets(
-            Path(photos), size, crop_fraction, limit, val_fraction, seed, crop, split)
+            Path(photos), spec, limit, val_fraction, seed, split)
         parts_x.append(photo_train.x)
         parts_y.append(photo_train.y)
         val_x.append(photo_val.x)
@@ -756,8 +740,7 @@ def _validation_split(x: np.ndarray, y: np.ndarray, fraction: float, seed: int):
 
 
 def _photo_sets(
-    folder: Path, size: int, crop_fraction: float, limit: int, val_fraction: float, seed: int,
-    crop: str, split_name: str,
+    folder: Path, spec: ModelSpec, limit: int, val_fraction: float, seed: int, split_name: str,
 ) -> tuple[Dataset, Dataset, Dataset]:
     """(train, validation, test) photo sets; see load_training_data."""
     from webapp import splits
@@ -766,7 +749,7 @@ def _photo_sets(
         split = splits.load(split_name)
     except splits.SplitError as exc:
         raise DataError(str(exc)) from None
-    photos = load_photo_folder(folder, crop_fraction, size, limit, crop,
+    photos = load_photo_folder(folder, spec, limit,
                                sources=lambda source: split.role(source) != "held_out")
     if set(photos.sources or ()) & split.validation:
         roles = np.array([split.role(source) for source in photos.sources or []])

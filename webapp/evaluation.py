@@ -11,7 +11,8 @@ from collections import defaultdict
 
 import numpy as np
 
-from webapp.data import Dataset
+from webapp.data import Dataset, load_dataset
+from webapp.files import DataError
 from webapp.letters import CLASS_LETTERS, NUM_CLASSES
 from webapp.nets import image_input_shape, model_inputs
 
@@ -111,6 +112,27 @@ def split_summary(result: dict, split) -> dict:
         "held_out": total([s for s in present if s in split.held_out]),
         "raw_webcam": total([s for s in present if s in split.held_out and s in split.raw_webcam]),
     }
+
+
+def held_out_entry(result: dict, split, photos_sha256: str) -> dict:
+    """What a model's metadata keeps of its score on a split's held-out photo sources
+    ("held_out": the models table shows it first): {"split", "accuracy", "n", "raw_webcam",
+    "photos_sha256"}. Recorded, never used to choose anything."""
+    summary = split_summary(result, split)
+    return {"split": split.name, "accuracy": summary["held_out"]["accuracy"],
+            "n": summary["held_out"]["n"], "raw_webcam": summary["raw_webcam"]["accuracy"],
+            "photos_sha256": photos_sha256}
+
+
+def score_held_out(loaded, photos_dir: str | os.PathLike, split) -> dict:
+    """`loaded` (a registry.LoadedModel) on the held-out sources of `split` in `photos_dir`,
+    read through its spec: the held_out_entry. DataError when they cannot be read (not
+    there, or not located yet for a hand-crop model)."""
+    dataset = load_dataset(photos_dir, "test", loaded.spec,
+                           sources=lambda source: split.role(source) == "held_out")
+    if not dataset.sources or not set(dataset.sources) & split.held_out:
+        raise DataError(f"{photos_dir}: none of the held-out sources of split {split.name}")
+    return held_out_entry(evaluate(loaded.model, dataset), split, dataset.sha256)
 
 
 def top_confusions(result: dict, count: int = 10) -> list[dict]:

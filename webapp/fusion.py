@@ -27,10 +27,9 @@ from webapp import config as app_config
 from webapp import device, nets, splits
 from webapp.data import DataError, file_sha256, load_photo_folder
 from webapp.evaluation import predict_probs
-from webapp.handshape import FEATURES_VERSION, augment
+from webapp.handshape import augment
 from webapp.letters import CLASS_LETTERS
 from webapp.nets import HANDSHAPE_DROPOUT, HANDSHAPE_HIDDEN
-from webapp.preprocess import DEFAULT_CROP_FRACTION, crop_mode
 from webapp.registry import LoadedModel, ModelError, Registry, load_model_file
 
 if TYPE_CHECKING:
@@ -87,7 +86,7 @@ def _base(path: str) -> tuple[LoadedModel, dict]:
         base = load_model_file(path)
     except ModelError as exc:
         raise FuseError(str(exc)) from None
-    if crop_mode(base.metadata) != "hand":
+    if not base.spec.reads_hand_box:
         raise FuseError(f"{path}: the base must be a hand-crop model (metadata \"crop\": "
                         "\"hand\"): its landmarks come with the hand box it crops around")
     this_file = {"name": base.name, "file": os.path.basename(path),
@@ -105,7 +104,7 @@ def _base(path: str) -> tuple[LoadedModel, dict]:
         metadata = {k: v for k, v in base.metadata.items()
                     if k not in ("handshape", "fusion", "base_model")}
         metadata["arch"] = str(metadata.get("arch", "model")).removesuffix("+handshape")
-        base = LoadedModel(image, metadata, base.name, base.path)
+        base = LoadedModel(image, metadata, base.name, base.path, base.spec.without_hand_shape())
     # build_fused splits the last layer into logits + softmax: it must be that layer.
     names = {layer.name: layer for layer in base.model.layers}
     head = names.get("predictions")
@@ -146,10 +145,9 @@ def fuse(config: FuseConfig, progress: Progress | None = None) -> FuseResult:
     except splits.SplitError as exc:
         raise FuseError(str(exc)) from None
     folder = app_config.photos_dir(config.photos_dir)
-    size = int(base.metadata["input_size"])
-    crop_fraction = float(base.metadata.get("crop_fraction") or DEFAULT_CROP_FRACTION)
+    spec = base.spec.with_hand_shape()
     try:
-        photos = load_photo_folder(folder, crop_fraction, size, crop="hand",
+        photos = load_photo_folder(folder, spec,
                                    sources=lambda source: split.role(source) != "held_out")
     except DataError as exc:
         raise FuseError(str(exc)) from None
@@ -201,8 +199,8 @@ def fuse(config: FuseConfig, progress: Progress | None = None) -> FuseResult:
     fused = nets.build_fused(base.model, final)
     metadata = {
         **{k: v for k, v in base.metadata.items() if k not in ("name", "history", "config")},
+        **spec.to_metadata(),
         "arch": f"{base.metadata.get('arch', 'model')}+handshape",
-        "handshape": FEATURES_VERSION,
         "params": int(fused.count_params()),
         "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "device": device.describe(),

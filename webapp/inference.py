@@ -5,7 +5,7 @@ already spreads one pass over all cores, so N client threads each calling the mo
 fight over the same cores. Instead every client's newest frame waits in `_pending` (a dict keyed
 by client: latest wins, so a flooding or slow client can never grow a queue), and the worker
 takes up to `max_batch` of them (waiting at most `batch_wait_ms` for company, and only while
-an active client's frame is still missing), preprocesses them with webapp.preprocess (decoding
+an active client's frame is still missing), reads them through the model's spec (decoding
 in a small thread pool: OpenCV releases the GIL), runs ONE compiled forward pass, and hands
 each result to the reply callback that came with the frame.
 
@@ -15,13 +15,10 @@ noise. `swap()` loads nothing itself; it warms the new model up in the caller's 
 replaces one reference, so the worker changes model between two batches and no client notices.
 
 A frame may come with the page's hand box ([x, y, w, h] in the frame's pixels, found by
-MediaPipe Hands in the browser). The box travels with its frame; the served model's metadata
-says whether it was trained on crops around the hand (`"crop": "hand"`: the box is used) or on
-the guide square (`"guide"`, the default for models that predate hand crops: the box is
-ignored, so swapping models never changes what a page has to send). The hand's landmarks may
-come with the box; a fused model (metadata "handshape", nets.build_fused) reads them as
-features (webapp/handshape.py), zeros when a frame has none, and every other model ignores
-them.
+MediaPipe Hands in the browser) and the landmarks found with it. The served model's spec
+(webapp/spec.py) turns frame, box and landmarks into its inputs: a hand-crop model crops
+around the box, a guide-square model ignores it (so swapping models never changes what a page
+has to send), and only a fused model reads the landmarks.
 
 Each client's answers also go through its own stream decoder (webapp/decoder.py), which turns
 them into committed letters and, when the hand drops, a finished word with suggestions
@@ -51,8 +48,9 @@ import numpy as np
 from webapp.decoder import DecoderSettings, Step, StreamDecoder
 from webapp.handshape import FEATURES, Hand
 from webapp.letters import CLASS_LETTERS, top_predictions
-from webapp.preprocess import DEFAULT_CROP, DEFAULT_CROP_FRACTION, FrameError, crop_mode, preprocess
+from webapp.preprocess import FrameError
 from webapp.registry import LoadedModel
+from webapp.spec import ModelSpec, Sample
 from webapp.suggest import Lexicon
 
 log = logging.getLogger("signlive.inference")
@@ -116,33 +114,23 @@ def compile_forward(model: Any, input_size: int) -> Callable[..., np.ndarray]:
 
 @dataclass(frozen=True)
 class ServedModel:
-    """A loaded model ready to serve: its compiled forward pass and preprocessing settings."""
+    """A loaded model ready to serve: its compiled forward pass and how it is fed."""
 
     name: str
-    input_size: int
-    crop_fraction: float
+    spec: ModelSpec
     forward: Callable[..., np.ndarray]  # (images, handshape features or None) -> probs
     loaded: LoadedModel
-    crop: str = DEFAULT_CROP  # "hand": crop around the frame's hand box when it has one
-    handshape: bool = False  # a fused model: it also reads the frame's hand landmarks
 
 
 def prepare(loaded: LoadedModel, max_batch: int = 32) -> ServedModel:
     """Compile `loaded` and run it once on every padded batch size, so serving starts warm."""
-    from webapp.nets import image_input_shape, reads_handshape
-
-    metadata = loaded.metadata
-    size = int(metadata.get("input_size") or image_input_shape(loaded.model)[1])
-    crop = float(metadata.get("crop_fraction") or DEFAULT_CROP_FRACTION)
-    mode = crop_mode(metadata)
+    size = loaded.spec.input_size
     forward = compile_forward(loaded.model, size)
     for bucket in _buckets(max_batch):
         probs = forward(np.zeros((bucket, size, size, 1), np.float32))
         if probs.shape != (bucket, len(CLASS_LETTERS)) or not np.all(np.isfinite(probs)):
             raise ValueError(f"model {loaded.name!r} gives {probs.shape} outputs on warm-up")
-    return ServedModel(name=loaded.name, input_size=size, crop_fraction=crop,
-                       forward=forward, loaded=loaded, crop=mode,
-                       handshape=reads_handshape(loaded.model))
+    return ServedModel(name=loaded.name, spec=loaded.spec, forward=forward, loaded=loaded)
 
 
 def _buckets(max_batch: int) -> list[int]:
@@ -164,9 +152,9 @@ class _Pending:
     hand: Hand | None = None  # the landmarks found with that box
     located: bool = False  # the page's locator looked at this frame: no box means no hand
 
-    def nothing_to_read(self, crop: str) -> bool:
+    def nothing_to_read(self, spec: ModelSpec) -> bool:
         """A hand-crop model has nothing to read where the locator looked and found no hand."""
-        return crop == "hand" and self.located and self.box is None
+        return spec.reads_hand_box and self.located and self.box is None
 
 
 class InferenceService:
@@ -221,15 +209,6 @@ class InferenceService:
     @property
     def model_name(self) -> str:
         return self._served.name
-
-    @property
-    def crop_fraction(self) -> float:
-        return self._served.crop_fraction
-
-    @property
-    def crop(self) -> str:
-        """The served model's crop mode: "hand" (uses the frames' boxes) or "guide"."""
-        return self._served.crop
 
     def swap(self, model: LoadedModel | ServedModel) -> ServedModel:
         """Serve `model` from the next batch on; compiles and warms it up in THIS thread.
@@ -387,26 +366,25 @@ class InferenceService:
                 for item in batch:
                     self._reply_error(item, "internal", "the server could not process this frame")
 
-    def _prepare_one(self, item: _Pending, served: ServedModel) -> np.ndarray | FrameError:
-        # A guide-square model ignores boxes: it was never shown a crop around a hand.
-        box = item.box if served.crop == "hand" else None
+    @staticmethod
+    def _prepare_one(item: _Pending, served: ServedModel) -> Sample | FrameError:
         try:
-            return preprocess(item.image, served.crop_fraction, served.input_size, box=box)
+            return served.spec.read(item.image, item.box, item.hand)
         except FrameError as exc:
             return exc
 
     def _process(self, batch: list[_Pending], served: ServedModel) -> None:
         start = time.perf_counter()
-        for item in [item for item in batch if item.nothing_to_read(served.crop)]:
+        for item in [item for item in batch if item.nothing_to_read(served.spec)]:
             self._answer(item, served, None)
-        batch = [item for item in batch if not item.nothing_to_read(served.crop)]
+        batch = [item for item in batch if not item.nothing_to_read(served.spec)]
         if not batch:
             return
         if len(batch) == 1:
             inputs = [self._prepare_one(batch[0], served)]
         else:
             inputs = list(self._pool.map(lambda it: self._prepare_one(it, served), batch))
-        good: list[tuple[_Pending, np.ndarray]] = []
+        good: list[tuple[_Pending, Sample]] = []
         for item, value in zip(batch, inputs, strict=True):
             if isinstance(value, FrameError):
                 self.record_rejected(value.code)
@@ -416,15 +394,11 @@ class InferenceService:
         if not good:
             return
         n = len(good)
-        x = np.zeros((_bucket_for(n, self.max_batch), served.input_size, served.input_size, 1),
-                     np.float32)
-        x[:n] = np.stack([value for _, value in good])
-        shapes = None
-        if served.handshape:
-            shapes = np.zeros((len(x), FEATURES), np.float32)
-            for i, (item, _) in enumerate(good):
-                if item.hand is not None:
-                    shapes[i] = item.hand.features()
+        size = served.spec.input_size
+        x = np.zeros((_bucket_for(n, self.max_batch), size, size, 1), np.float32)
+        x[:n] = np.stack([sample.image for _, sample in good])
+        shapes = np.zeros((len(x), FEATURES), np.float32)
+        shapes[:n] = np.stack([sample.handshape for _, sample in good])
         probs = served.forward(x, shapes)[:n]
         compute_ms = (time.perf_counter() - start) * 1000.0 / len(batch)
         with self._stats_lock:

@@ -21,10 +21,8 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
-import numpy as np
-
 from webapp.files import DataError, cache_dir, file_sha256
-from webapp.handshape import FEATURES, Hand
+from webapp.handshape import Hand
 
 HANDS_VERSION = "0.4.1675469240"  # static/vendor/mediapipe-hands-<version>, hand-locator.js
 RETRY_PADDING = 0.5  # hand-locator.js: the padded second look when the first finds no hand
@@ -98,11 +96,6 @@ class BoxCache:
         """The landmarks found with the box (None: no hand, or not located yet)."""
         return self.hands.get(digest)
 
-    def features(self, digest: str) -> np.ndarray:
-        """The hand-shape features of the photo's cached hand (webapp/handshape.py), zeros
-        when it has none: what a fused model reads beside the photo."""
-        hand = self.hands.get(digest)
-        return hand.features() if hand else np.zeros(FEATURES, np.float32)
 
     def save(self) -> None:
         """Atomically (temp file, then rename)."""

@@ -156,6 +156,6 @@ def log_startup(app: Flask) -> None:
     """The start-up line: device, model, and the settings (without secrets)."""
     state = app.extensions["signlive"]
     log_event(log, logging.INFO, "startup", model=state.model_name, device=state.device,
-              crop_fraction=state.inference.crop_fraction,
-              input_size=state.inference.served.input_size,
+              crop_fraction=state.inference.served.spec.crop_fraction,
+              input_size=state.inference.served.spec.input_size,
               config=public_config(app.config))

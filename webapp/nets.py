@@ -18,6 +18,7 @@ import keras
 from keras import layers
 
 from webapp.letters import NUM_CLASSES
+from webapp.spec import input_size_problem
 
 ARCHS = ("cnn", "resnet", "resnet50")
 
@@ -157,8 +158,9 @@ def build_model(arch: str, input_size: int = 28, num_classes: int = NUM_CLASSES)
     """A fresh, uncompiled model of architecture `arch` (one of ARCHS)."""
     if arch not in _BUILDERS:
         raise ValueError(f"unknown arch {arch!r}; choose one of {', '.join(ARCHS)}")
-    if not 8 <= int(input_size) <= 512:
-        raise ValueError(f"input_size {input_size} is outside 8-512")
+    problem = input_size_problem(input_size)
+    if problem:
+        raise ValueError(f"input_size {problem}")
     return _BUILDERS[arch](int(input_size), int(num_classes))
 
 

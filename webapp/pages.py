@@ -20,7 +20,7 @@ def page_config() -> dict:
     state = current_app.extensions["signlive"]
     values = {key: current_app.config[key.upper()] for key in PAGE_SETTINGS}
     values.update(
-        crop_fraction=state.inference.crop_fraction,
+        crop_fraction=state.inference.served.spec.crop_fraction,
         confidence_threshold=float(current_app.config["CONFIDENCE_THRESHOLD"]),
         model_name=state.model_name,
     )
@@ -40,11 +40,12 @@ def kiosk():
 @bp.get("/healthz")
 def healthz():
     state = current_app.extensions["signlive"]
+    spec = state.inference.served.spec
     return jsonify(
         status="ok",
         model=state.model_name,
-        crop=state.inference.crop,  # "hand": frames' hand boxes are used; "guide": ignored
-        handshape=state.inference.served.handshape,  # the frames' landmarks are read too
+        crop=spec.crop,  # "hand": frames' hand boxes are used; "guide": ignored
+        handshape=spec.handshape is not None,  # the frames' landmarks are read too
         device=state.device,
         uptime_s=round(state.uptime_s(), 1),
         clients=state.clients,

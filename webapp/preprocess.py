@@ -117,15 +117,6 @@ def check_box(box: object, height: int, width: int) -> tuple[float, float, float
     return x, y, w, h
 
 
-def crop_mode(metadata: dict) -> str:
-    """A model's crop mode from its metadata ("guide" when absent); ValueError if unknown."""
-    crop = metadata.get("crop") or DEFAULT_CROP
-    if crop not in CROPS:
-        raise ValueError(f"unknown crop mode {crop!r} in the model metadata; "
-                         f"expected one of {', '.join(CROPS)}")
-    return crop
-
-
 def _png_size(data: bytes) -> tuple[int, int]:
     if len(data) < 24 or data[12:16] != b"IHDR":
         raise FrameError("truncated", "PNG data ends before its header (IHDR)")

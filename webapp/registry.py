@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from webapp.letters import NUM_CLASSES
-from webapp.preprocess import crop_fraction_problem
+from webapp.spec import ModelSpec, SpecError
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _TEMP_MARK = ".partial-"
@@ -53,6 +53,7 @@ class LoadedModel:
     metadata: dict
     name: str
     path: Path
+    spec: ModelSpec  # how it is fed: the only thing its users read for that
 
 
 def _read_metadata(path: Path) -> dict:
@@ -105,6 +106,9 @@ def load_model_file(path: str | os.PathLike) -> LoadedModel:
         if declared_shape != FEATURES_VERSION:
             raise ModelError(f"{path}: hand-shape features {declared_shape!r} are not this "
                              f"version's ({FEATURES_VERSION})")
+    elif metadata.get("handshape") is not None:
+        raise ModelError(f"{path}: metadata says it reads the hand shape, the model has no "
+                         "handshape input")
     input_shape = image_input_shape(model)
     if len(input_shape) != 4 or input_shape[3] != 1 or input_shape[1] != input_shape[2]:
         raise ModelError(f"{path}: input shape {input_shape} is not (None, S, S, 1)")
@@ -114,10 +118,10 @@ def load_model_file(path: str | os.PathLike) -> LoadedModel:
         raise ModelError(
             f"{path}: input shape {input_shape[1:]} does not match metadata input_size {declared}"
         )
-    if metadata.get("crop_fraction") is not None:
-        problem = crop_fraction_problem(metadata["crop_fraction"])
-        if problem:
-            raise ModelError(f"{path}: metadata crop_fraction {problem}")
+    try:
+        spec = ModelSpec.from_metadata(metadata)
+    except SpecError as exc:
+        raise ModelError(f"{path}: metadata {exc}") from None
     if tuple(model.output_shape) != (None, NUM_CLASSES):
         raise ModelError(
             f"{path}: output shape {model.output_shape} is not (None, {NUM_CLASSES}): "
@@ -129,7 +133,7 @@ def load_model_file(path: str | os.PathLike) -> LoadedModel:
         raise ModelError(f"{path}: the outputs are not softmax probabilities")
     name = metadata.get("name") or path.stem
     metadata.setdefault("name", name)
-    return LoadedModel(model=model, metadata=metadata, name=name, path=path)
+    return LoadedModel(model=model, metadata=metadata, name=name, path=path, spec=spec)
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -204,17 +208,13 @@ class Registry:
         final_meta = self._meta_path(name)
         self.models_dir.mkdir(parents=True, exist_ok=True)
         metadata = dict(metadata, name=name)
-        text = json.dumps(metadata, indent=2, sort_keys=True, allow_nan=False)
+        json.dumps(metadata, allow_nan=False)  # unwritable metadata fails before any file
         temps: list[Path] = []
         try:
             tmp_model = self._temp_path(name, ".keras", temps)
             model.save(tmp_model)
             self._fsync_file(tmp_model)
-            tmp_meta = self._temp_path(name, ".json", temps)
-            with open(tmp_meta, "w", encoding="utf-8") as handle:
-                handle.write(text + "\n")
-                handle.flush()
-                os.fsync(handle.fileno())
+            tmp_meta = self._temp_json(name, metadata, temps)
             backup = None
             if final_meta.exists():  # unlist the old model while its file is replaced
                 backup = self._temp_path(name, ".json", temps)
@@ -233,6 +233,21 @@ class Registry:
                     temp.unlink()
         return final_model
 
+    def record(self, name: str, **fields: Any) -> None:
+        """Add `fields` to model `name`'s metadata (figures measured after it was saved); the
+        .json is replaced whole, atomically, so a reader sees the old one or the new one."""
+        if not self.exists(name):
+            raise ModelError(f"model {name!r} not found in {self.models_dir}")
+        metadata = {**_read_metadata(self._meta_path(name)), **fields}
+        temps: list[Path] = []
+        try:
+            os.replace(self._temp_json(name, metadata, temps), self._meta_path(name))
+            _fsync_dir(self.models_dir)
+        finally:
+            for temp in temps:
+                with contextlib.suppress(FileNotFoundError):
+                    temp.unlink()
+
     def delete(self, name: str) -> None:
         """Remove model `name` (metadata first, so it stops being listed at once)."""
         if not self.exists(name):
@@ -250,6 +265,16 @@ class Registry:
         temps.append(Path(raw))
         os.chmod(raw, 0o644)  # not mkstemp's 0600: a server may run as another user
         return Path(raw)
+
+    def _temp_json(self, name: str, metadata: dict, temps: list[Path]) -> Path:
+        """`metadata` written and synced under a temporary name beside the model's .json."""
+        text = json.dumps(metadata, indent=2, sort_keys=True, allow_nan=False)
+        temp = self._temp_path(name, ".json", temps)
+        with open(temp, "w", encoding="utf-8") as handle:
+            handle.write(text + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        return temp
 
     @staticmethod
     def _fsync_file(path: Path) -> None:

@@ -20,14 +20,9 @@ from pathlib import Path
 
 from webapp import config as app_config
 from webapp import device, nets, splits
-from webapp.letters import CLASS_LETTERS
-from webapp.preprocess import (
-    CROPS,
-    DEFAULT_CROP_FRACTION,
-    DEFAULT_INPUT_SIZE,
-    crop_fraction_problem,
-)
+from webapp.preprocess import DEFAULT_CROP_FRACTION, DEFAULT_INPUT_SIZE
 from webapp.registry import ModelError, Registry, check_name
+from webapp.spec import ModelSpec, SpecError
 from webapp.splits import DEFAULT_SPLIT
 
 TRAIN_ON = ("csv", "photos", "both")  # Sign MNIST, the photo folder, or both mixed
@@ -100,27 +95,31 @@ class TrainConfig:
         integer("early_stopping", 0, 500)
         integer("limit", 0, 10_000_000)
         integer("seed", 0, 2**31 - 1)
-        integer("input_size", 8, 512)
         neg = self.negatives
         if isinstance(neg, bool) or not isinstance(neg, (int, float)) or not 0.0 <= neg <= 1.0:
             raise ConfigError("negatives", f"must be a number in [0, 1], got {neg!r}")
         if self.train_on not in TRAIN_ON:
             raise ConfigError("train_on", f"must be one of {', '.join(TRAIN_ON)}, "
                                           f"got {self.train_on!r}")
-        if self.crop not in CROPS:
-            raise ConfigError("crop", f"must be one of {', '.join(CROPS)}, got {self.crop!r}")
         if self.split not in splits.available():
             raise ConfigError("split", f"must be one of {', '.join(splits.available())}, "
                                        f"got {self.split!r}")
-        problem = crop_fraction_problem(self.crop_fraction)
-        if problem:
-            raise ConfigError("crop_fraction", problem)
+        try:
+            ModelSpec(self.input_size, self.crop, self.crop_fraction)
+        except SpecError as exc:
+            raise ConfigError(exc.field, exc.problem) from None
         if self.name is not None:
             try:
                 check_name(self.name)
             except ModelError as exc:
                 raise ConfigError("name", str(exc)) from None
         return self
+
+    def spec(self) -> ModelSpec:
+        """How the trained model will be fed. A run without the photo folder (Sign MNIST, or a
+        photo folder given as --data, which is cut by the guide square) never saw a hand crop."""
+        crop = self.crop if self.train_on != "csv" else "guide"
+        return ModelSpec(self.input_size, crop, self.crop_fraction)
 
 
 @dataclass
@@ -336,21 +335,17 @@ def train(config: TrainConfig, progress: Progress | None = None,
     # A CSV folder or a <LETTER>/<image> photo folder; the test set is read now, so a broken
     # one fails the run before any training time is spent.
     photos = app_config.photos_dir(config.photos_dir) if config.train_on != "csv" else None
-    # What the live server must do with a frame for this model: a CSV-only run (or a photo
-    # folder given as --data, which is cropped by the guide square) never saw a hand crop.
-    crop = config.crop if photos is not None else "guide"
-    sets = data.load_training_data(data_dir if config.train_on != "photos" else None,
-                                   size=config.input_size,
-                                   crop_fraction=config.crop_fraction, limit=config.limit,
-                                   val_fraction=config.val_fraction, seed=config.seed,
-                                   photos=photos, crop=crop, split=config.split)
+    spec = config.spec()
+    sets = data.load_training_data(data_dir if config.train_on != "photos" else None, spec,
+                                   limit=config.limit, val_fraction=config.val_fraction,
+                                   seed=config.seed, photos=photos, split=config.split)
     x_train, y_train, x_val, y_val = sets.x_train, sets.y_train, sets.x_val, sets.y_val
     has_val = len(x_val) > 0
     negative_rows = 0
     if config.negatives > 0:
         x_train, y_train, x_val, y_val, negative_rows = _with_negatives(
             x_train, y_train, x_val, y_val, config.negatives, config.seed,
-            sets.train_photos if crop == "hand" else None)
+            sets.train_photos if spec.reads_hand_box else None)
     steps = max(1, math.ceil(len(x_train) / config.batch_size))
 
     core = nets.build_model(config.arch, config.input_size)
@@ -389,10 +384,7 @@ def train(config: TrainConfig, progress: Progress | None = None,
     metadata = {
         "name": name,
         "arch": config.arch,
-        "letters": list(CLASS_LETTERS),
-        "input_size": config.input_size,
-        "crop_fraction": float(config.crop_fraction),
-        "crop": crop,
+        **spec.to_metadata(),
         "split": config.split if photos is not None else None,
         "test_accuracy": float(result["accuracy"]),
         "test_n": int(result["n"]),

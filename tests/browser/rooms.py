@@ -101,12 +101,6 @@ class Located(NamedTuple):
     box: tuple | None
     hand: Any
 
-    def features(self) -> np.ndarray:
-        """The hand-shape features the page sends with the frame (zeros without a hand)."""
-        from webapp.handshape import FEATURES
-
-        return self.hand.features() if self.hand else np.zeros(FEATURES, np.float32)
-
 
 def locate_images(images: dict[str, bytes], workdir: Path) -> dict[str, Located]:
     """{"<LETTER>/<name>.jpg": encoded bytes} -> what `signlive locate` finds in each, run on

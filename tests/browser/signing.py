@@ -155,7 +155,6 @@ def readable_photos(photos: Path, letters: set[str], workdir: Path, model_path: 
     from webapp import splits
     from webapp.evaluation import predict_probs
     from webapp.letters import letter_to_class
-    from webapp.preprocess import DEFAULT_CROP_FRACTION, crop_mode, preprocess
     from webapp.registry import load_model_file
 
     sources = sorted(sources or splits.load().held_out)
@@ -169,13 +168,9 @@ def readable_photos(photos: Path, letters: set[str], workdir: Path, model_path: 
     if not keys:
         return {}
     loaded = load_model_file(model_path)
-    size = int(loaded.metadata.get("input_size") or 28)
-    crop = float(loaded.metadata.get("crop_fraction") or DEFAULT_CROP_FRACTION)
-    hand_crop = crop_mode(loaded.metadata) == "hand"
-    x = np.stack([preprocess(sent[k], crop, size, box=found[k].box if hand_crop else None)
-                  for k in keys])
-    shapes = np.stack([found[k].features() for k in keys])
-    probs = predict_probs(loaded.model, x, handshape=shapes)
+    samples = [loaded.spec.read(sent[k], found[k].box, found[k].hand) for k in keys]
+    probs = predict_probs(loaded.model, np.stack([s.image for s in samples]),
+                          handshape=np.stack([s.handshape for s in samples]))
     pool: dict[tuple[str, str], list[Shot]] = {}
     for key, p in zip(keys, probs, strict=True):
         source, letter, path = candidates[key]

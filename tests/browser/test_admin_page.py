@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from adminkit import PASSWORD, close_app, make_model, settings
+from adminkit import PASSWORD, close_app, settings
+from modelkit import register
 from serverkit import LiveServer
 
 from webapp import create_app
@@ -17,7 +18,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 @pytest.fixture
 def server(tmp_path):
     models = tmp_path / "models"
-    make_model(models, "default")
+    register(models, "default")
     app = create_app(settings(tmp_path, models, TRAIN_LIMIT=800))
     with LiveServer(app) as live:
         yield live

@@ -46,25 +46,18 @@ def chosen(tmp_path_factory):
     """{letter: (photo, confidence)}, and the hand-free picture shown between letters."""
     photos = photos_for_scenes(MODEL)
     from webapp.evaluation import predict_probs
-    from webapp.handshape import FEATURES
     from webapp.letters import letter_to_class
-    from webapp.preprocess import DEFAULT_CROP_FRACTION, crop_mode, preprocess
     from webapp.registry import load_model_file
 
     loaded = load_model_file(MODEL)
-    size = int(loaded.metadata.get("input_size") or 28)
-    crop = float(loaded.metadata.get("crop_fraction") or DEFAULT_CROP_FRACTION)
-    hand_crop = crop_mode(loaded.metadata) == "hand"
 
     def probs(images: list[bytes], found: list) -> np.ndarray:
         """What the server answers for each image sent with what the page found in it (box
         and landmarks; None: no hand found)."""
-        x = np.stack([preprocess(image, crop, size,
-                                 box=spot.box if hand_crop and spot is not None else None)
-                      for image, spot in zip(images, found, strict=True)])
-        shapes = np.stack([spot.features() if spot is not None else
-                           np.zeros(FEATURES, np.float32) for spot in found])
-        return predict_probs(loaded.model, x, handshape=shapes)
+        samples = [loaded.spec.read(image, *((spot.box, spot.hand) if spot else ()))
+                   for image, spot in zip(images, found, strict=True)]
+        return predict_probs(loaded.model, np.stack([s.image for s in samples]),
+                             handshape=np.stack([s.handshape for s in samples]))
 
     # Between letters: the hand-free picture the model finds least like any letter.
     backs = [background(v) for v in (0, 40, 90, 128, 170, 215, 255)] + [synthetic_room()]
