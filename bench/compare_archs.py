@@ -24,9 +24,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 def measure(path: Path, frames: list[bytes]) -> dict:
     """One row of the table for the model file at `path`."""
-    from webapp import benchmark
-    from webapp.inference import prepare
-    from webapp.registry import load_model_file
+    from webapp.model.registry import load_model_file
+    from webapp.serve import benchmark
+    from webapp.serve.forward import prepare
 
     loaded = load_model_file(path)
     meta = loaded.metadata
@@ -87,9 +87,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("docs/img/arch-curves.png"))
     args = parser.parse_args(argv)
 
-    from webapp import benchmark, config
+    from webapp import config
+    from webapp.serve import benchmark
+    from webapp.train import signmnist
 
-    samples = benchmark.letter_samples(config.data_dir(args.data), per_letter=5)
+    samples = signmnist.letter_samples(config.data_dir(args.data), per_letter=5)
     frames = [benchmark.camera_frame(img, seed=i) for i, (img, _) in enumerate(samples)]
     frames = (frames * (args.frames // len(frames) + 1))[: args.frames]
     rows = [measure(path, frames) for path in args.models]

@@ -5,7 +5,8 @@
 Measured in one process, against the baseline of the same run: the served model's own cost
 for one frame at batch 1 (JPEG decode, crop, gray, resize, compiled forward pass: what
 `signlive bench` calls the server side). The decoder runs once per answered frame in the
-inference worker (webapp/decoder.py); suggestions once per finished word (webapp/suggest.py).
+inference worker (webapp/serve/decoder.py); suggestions once per finished word
+(webapp/serve/suggest.py).
 The decoder is fed a stream like a signer's: letters held 4-8 frames, with transitions, the
 hand moving, and no-hand stretches between words.
 """
@@ -25,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def stream(n: int, seed: int = 0):
     """n (t, probs, box) frames at 8 fps: letters held, transitions, words, no hand."""
-    from webapp.letters import NUM_CLASSES
+    from webapp.model.letters import NUM_CLASSES
 
     rng = np.random.default_rng(seed)
     frames, t, k = [], 0.0, 0
@@ -57,11 +58,11 @@ def main(argv: list[str] | None = None) -> int:
     if model.suffix != ".keras" or not model.is_file():
         parser.error(f"{model}: no such .keras model file")
 
-    from webapp.benchmark import format_table
-    from webapp.decoder import StreamDecoder
-    from webapp.inference import prepare
-    from webapp.registry import load_model_file
-    from webapp.suggest import Lexicon
+    from webapp.model.registry import load_model_file
+    from webapp.serve.benchmark import format_table
+    from webapp.serve.decoder import StreamDecoder
+    from webapp.serve.forward import prepare
+    from webapp.serve.suggest import Lexicon
 
     lexicon = Lexicon.shared()
     if not lexicon.wait(120):

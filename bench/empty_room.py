@@ -13,7 +13,7 @@ hand locator, then watches for --minutes split evenly over the scenes: frames an
 frames sent with a hand box, answers that showed a letter (confidence >= threshold) and
 letters appended to the transcript. letters/min = letters appended per minute watched. A
 scene read as one letter throughout spells it once only (the stream decoder commits a letter
-again only after the hand has moved or left, webapp/decoder.py): 'shown as letter' counts
+again only after the hand has moved or left, webapp/serve/decoder.py): 'shown as letter' counts
 every frame it showed one.
 """
 
@@ -94,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     from playwright.sync_api import sync_playwright
     from rooms import empty_rooms, model_under_test, rooms_video
 
-    from webapp import benchmark, config
+    from webapp import config
+    from webapp.serve import benchmark
 
     model = Path(args.model) if args.model else model_under_test()
     if model.suffix != ".keras" or not model.is_file():

@@ -41,7 +41,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--runs must be >= 1 and --seconds in (0, 60]")
 
     from webapp import config, create_app
-    from webapp.benchmark import camera_frame, format_table, letter_samples
+    from webapp.serve.benchmark import camera_frame, format_table
+    from webapp.train.signmnist import letter_samples
 
     work = Path(tempfile.mkdtemp(prefix="signlive-flood-"))
     app = create_app({"SECRET_KEY": "bench", "INSTANCE_PATH": str(work / "instance")})

@@ -20,8 +20,9 @@ import statistics
 import sys
 from pathlib import Path
 
-from webapp import config, data, splits
-from webapp.locate import CHROMIUM, CHROMIUM_FLAGS, serve_photos
+from webapp import config
+from webapp.train import photofolder, splits
+from webapp.train.locate import CHROMIUM, CHROMIUM_FLAGS, serve_photos
 
 TIMED = """async ({urls, frames, gray}) => {
   const { HandLocator } = await import("/static/js/hand-locator.js");
@@ -78,9 +79,9 @@ def pick_photos(folder: Path, per_source: int) -> list[str]:
     split = splits.load(splits.DEFAULT_SPLIT)
     wanted = split.held_out & split.raw_webcam
     by_source: dict[str, list[Path]] = {}
-    for photo, _ in data.list_photos(folder)[0]:
-        if data.photo_source(photo) in wanted:
-            by_source.setdefault(data.photo_source(photo), []).append(photo)
+    for photo, _ in photofolder.list_photos(folder)[0]:
+        if photofolder.photo_source(photo) in wanted:
+            by_source.setdefault(photofolder.photo_source(photo), []).append(photo)
     picked: list[str] = []
     for source in sorted(by_source):
         photos = by_source[source]

@@ -38,9 +38,10 @@ def camera_video(folder: Path) -> Path:
     sys.path.insert(0, str(ROOT / "tests" / "browser"))
     from y4m import background, spelling_video
 
-    from webapp import benchmark, config
+    from webapp import config
+    from webapp.train import signmnist
 
-    samples = [image for image, _ in benchmark.letter_samples(config.data_dir())][::2]
+    samples = [image for image, _ in signmnist.letter_samples(config.data_dir())][::2]
     return spelling_video(folder / "kiosk.y4m", samples, background(90), lead_s=1.0,
                           hold_s=1.5, gap_s=1.0)
 

@@ -49,9 +49,9 @@ class PredictEachFrame:
         self.device = "CPU"
 
     def submit(self, client_id: str, frame_id: int, image: bytes, reply) -> None:
-        from webapp.letters import CLASS_LETTERS, top_predictions
-        from webapp.nets import model_inputs
-        from webapp.preprocess import FrameError
+        from webapp.model.letters import CLASS_LETTERS, top_predictions
+        from webapp.model.nets import model_inputs
+        from webapp.model.preprocess import FrameError
 
         start = time.perf_counter()
         try:
@@ -78,7 +78,7 @@ class PredictEachFrame:
 def serve(mode: str, port: int) -> None:
     """Run the dev server (mode "werkzeug" or "baseline") until killed."""
     from webapp import create_app, socketio
-    from webapp.serving import RequestHandler
+    from webapp.serve.server import RequestHandler
 
     app = create_app({"INSTANCE_PATH": tempfile.mkdtemp(prefix="signlive-bench-instance-")})
     if mode == "baseline":
@@ -96,10 +96,10 @@ def model_location() -> tuple[Path, str, str]:
 
     if (config.DEFAULT_MODELS_DIR / "default.keras").exists():
         return config.DEFAULT_MODELS_DIR, "default", "models/default.keras"
-    from webapp import nets
-    from webapp.letters import CLASS_LETTERS
-    from webapp.preprocess import DEFAULT_CROP_FRACTION
-    from webapp.registry import Registry
+    from webapp.model import nets
+    from webapp.model.letters import CLASS_LETTERS
+    from webapp.model.preprocess import DEFAULT_CROP_FRACTION
+    from webapp.model.registry import Registry
 
     folder = Path(tempfile.mkdtemp(prefix="signlive-bench-"))
     Registry(folder).save(nets.build_model("resnet"), "resnet-untrained", {
@@ -233,10 +233,12 @@ def main(argv: list[str] | None = None) -> int:
         serve(args.serve, args.port)
         return 0
 
-    from webapp import benchmark, config
+    from webapp import config
     from webapp.device import describe
-    from webapp.inference import prepare
-    from webapp.registry import Registry
+    from webapp.model.registry import Registry
+    from webapp.serve import benchmark
+    from webapp.serve.forward import prepare
+    from webapp.train import signmnist
 
     counts = [int(c) for c in args.clients.split(",")]
     kinds = [k.strip() for k in args.servers.split(",") if k.strip()]
@@ -245,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     models_dir, name, description = model_location()
     loaded = Registry(models_dir).load(name)
     served = prepare(loaded)
-    samples = benchmark.letter_samples(config.data_dir(), per_letter=2)
+    samples = signmnist.letter_samples(config.data_dir(), per_letter=2)
     frames = [benchmark.camera_frame(image, seed=i) for i, (image, _) in enumerate(samples)]
     print(f"model: {description}; device: {describe()}; frames: 640x480 JPEG q80, "
           f"{int(np.mean([len(f) for f in frames])) // 1024} KiB on average")

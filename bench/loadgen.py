@@ -5,7 +5,7 @@
 
 The clients run in separate processes (multiprocessing, spawn), never in the process that
 watches the server. Each client sends real 640x480 JPEG frames (Sign Language MNIST test
-images scaled into the guide square, webapp.benchmark.camera_frame) at up to --fps with one
+images scaled into the guide square, webapp.serve.benchmark.camera_frame) at up to --fps with one
 frame in flight, as the page does, and times every round trip (emit -> prediction). Per level:
 frames/s served, round trip p50/p95/p99, the server's own arrival->answer time, errors and
 disconnections, the mean inference batch (from /metrics), and the server worker's CPU and RSS
@@ -195,9 +195,11 @@ def run_level(url: str, frames: list[bytes], clients: int, fps: float, seconds: 
 # --- the driver ---------------------------------------------------------------------------------
 
 def load_frames(per_letter: int = 2) -> list[bytes]:
-    from webapp import benchmark, config
+    from webapp import config
+    from webapp.serve import benchmark
+    from webapp.train import signmnist
 
-    samples = benchmark.letter_samples(config.data_dir(), per_letter=per_letter)
+    samples = signmnist.letter_samples(config.data_dir(), per_letter=per_letter)
     return [benchmark.camera_frame(image, seed=i) for i, (image, _) in enumerate(samples)]
 
 
@@ -249,8 +251,8 @@ def find_threshold(results: list[dict], limit_ms: float, try_level) -> int | Non
 
 
 def main(argv: list[str] | None = None) -> int:
-    from webapp.benchmark import format_table
     from webapp.device import describe
+    from webapp.serve.benchmark import format_table
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", default="1,8,32,64")

@@ -22,11 +22,12 @@ import time
 import numpy as np
 
 from webapp import config as app_config
-from webapp import splits
-from webapp.data import DataError, load_photo_folder
-from webapp.fusion import FuseConfig, FuseError, compiled_branch
-from webapp.handshape import augment
-from webapp.spec import ModelSpec
+from webapp.files import DataError
+from webapp.model.handshape import augment
+from webapp.model.spec import ModelSpec
+from webapp.train import splits
+from webapp.train.fusion import FuseConfig, FuseError, compiled_branch
+from webapp.train.photofolder import load_photo_folder
 
 LAST = 5  # epochs averaged at the end of each fold
 

@@ -180,7 +180,7 @@ def passes(records: list[dict]) -> list[list[dict]]:
 def decode_stream(records: list[dict], settings, lexicon) -> list[dict]:
     """Both rules over the recorded answers: for each record, the letters each committed and
     the decoder's finished word with its suggestions."""
-    from webapp.decoder import StreamDecoder
+    from webapp.serve.decoder import StreamDecoder
 
     out = []
     decoder, hold, client = None, None, None
@@ -191,7 +191,7 @@ def decode_stream(records: list[dict], settings, lexicon) -> list[dict]:
         step = decoder.update(record["t"], probs, record["box"])
         letter = None
         if probs is not None and probs.max() >= THRESHOLD:
-            from webapp.letters import CLASS_LETTERS
+            from webapp.model.letters import CLASS_LETTERS
 
             letter = CLASS_LETTERS[int(probs.argmax())]
         held = hold.update(letter, record["t"] * 1000.0)
@@ -270,7 +270,7 @@ def score(decoded: list[dict], spans: list[WordSpan]) -> dict:
 
 
 def report(results: dict[float, dict], log=print) -> list[list]:
-    from webapp.benchmark import format_table
+    from webapp.serve.benchmark import format_table
 
     rows = []
     for pace, res in sorted(results.items()):
@@ -326,7 +326,7 @@ def plot(results: dict[float, dict], path: Path) -> None:
 
 def scene_sha256(plan, photos: Path) -> str:
     """sha256 of the photos the scenes show, as `signlive evaluate` hashes a photo set."""
-    from webapp.data import file_sha256, photo_line
+    from webapp.files import file_sha256, photo_line
 
     digest = hashlib.sha256()
     for path in sorted({Path(shot.path) for _, _, shots in plan for shot in shots}):
@@ -339,7 +339,7 @@ def decoder_settings(args):
     """The live decoder's settings, with --set NAME=VALUE overrides (for --replay tuning)."""
     from dataclasses import fields
 
-    from webapp.decoder import DecoderSettings
+    from webapp.serve.decoder import DecoderSettings
 
     kinds = {f.name: f.type for f in fields(DecoderSettings)}
     overrides = {}
@@ -356,7 +356,7 @@ def decoder_settings(args):
 
 
 def replay(folder: Path, args) -> dict[float, dict]:
-    from webapp.suggest import Lexicon
+    from webapp.serve.suggest import Lexicon
 
     runs = sorted(folder.glob("pace-*.json"))
     if not runs:
@@ -416,7 +416,8 @@ def main(argv: list[str] | None = None) -> int:
     if not words or not all(w.isalpha() and w.isascii() and not set(w) & {"J", "Z"}
                             for w in words):
         parser.error("--words must be words of the 24 static letters (no J or Z)")
-    from webapp import config, splits
+    from webapp import config
+    from webapp.train import splits
 
     photos = config.photos_dir(args.photos)
     if not photos.is_dir():

@@ -24,7 +24,8 @@ def epoch_seconds(arch: str, x, y, batch: int, augment: bool, pipeline: bool) ->
     """Seconds of the faster of epochs 2 and 3 of a fit over (x, y) (epoch 1 traces)."""
     import keras
 
-    from webapp import data, nets, training
+    from webapp.model import nets
+    from webapp.train import training, trainingsets
 
     keras.utils.set_random_seed(0)
     core = nets.build_model(arch, int(x.shape[1]))
@@ -40,7 +41,7 @@ def epoch_seconds(arch: str, x, y, batch: int, augment: bool, pipeline: bool) ->
             times.append(time.perf_counter() - self.start)
 
     if pipeline:
-        trainer.fit(data.to_tf_dataset(x, y, batch, shuffle=True), shuffle=False, epochs=3,
+        trainer.fit(trainingsets.to_tf_dataset(x, y, batch, shuffle=True), shuffle=False, epochs=3,
                     verbose=0, callbacks=[Timer()])
     else:
         trainer.fit(x, y, batch_size=batch, shuffle=True, epochs=3, verbose=0,
@@ -57,10 +58,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="passes over all variants (interleaved); the fastest counts")
     args = parser.parse_args(argv)
 
-    from webapp import benchmark, config, data, device
+    from webapp import config, device
+    from webapp.serve import benchmark
+    from webapp.train import signmnist
 
     where = device.describe()  # before the first model: it sets up the GPU, if any
-    train = data.load_split(config.data_dir(args.data), "train", limit=args.rows)
+    train = signmnist.load_split(config.data_dir(args.data), "train", limit=args.rows)
     variants = [  # (label, batch, augment, tf.data)
         ("tf.data + prefetch, batch 128, augment", 128, True, True),
         ("NumPy arrays to fit, batch 128, augment", 128, True, False),

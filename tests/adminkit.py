@@ -59,6 +59,17 @@ def login(client, password: str = PASSWORD) -> str:
     return csrf_from(page.get_data(as_text=True))
 
 
+def photos_only_admin(make_admin_app, tmp_path: Path):
+    """A logged-in test client (CSRF header set) of a dashboard whose photo folder is
+    tmp_path/photos and whose Sign MNIST folder is empty: a photos run must not need it."""
+    no_csv = tmp_path / "no-sign-mnist"
+    no_csv.mkdir()
+    app = make_admin_app(DATA_DIR=str(no_csv), PHOTOS_DIR=str(tmp_path / "photos"))
+    client = app.test_client()
+    client.environ_base["HTTP_X_CSRFTOKEN"] = login(client)
+    return client
+
+
 def login_requests(session, url: str, password: str = PASSWORD) -> str:
     """Log a requests.Session in against a real server; returns the CSRF token."""
     token = csrf_from(session.get(f"{url}/admin/login").text)

@@ -1,6 +1,6 @@
 """Images for the tests: PNGs of any size, depth and channel count, PNG headers that declare a
-size their pixels do not have (decompression bombs, 0x0 images), and the tests' one photo
-folder maker (make_photos)."""
+size their pixels do not have (decompression bombs, 0x0 images), the tests' one photo folder
+maker (make_photos), and landmarks shaped by letter, as the locator would find them."""
 
 from __future__ import annotations
 
@@ -10,6 +10,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
+from webapp.model.handshape import NUM_LANDMARKS, Hand
+from webapp.model.letters import letter_to_class
 
 
 def png(width: int, height: int, channels: int = 1, depth: int = 8) -> bytes:
@@ -55,3 +58,17 @@ def make_photos(root: Path, sources: list[str], letters: str = "ABC",
                 path.write_bytes(data.tobytes())
                 photos.append(path)
     return sorted(photos)
+
+
+def letter_hand(letter: str, rng: np.random.Generator, left: bool = False) -> Hand:
+    """Landmarks in a photo's pixels: one shape per letter, jittered, sized and placed at
+    random; a left hand is the same shape mirrored (and so the same features)."""
+    shape = np.random.default_rng(100 + letter_to_class(letter)).normal(
+        0.0, 1.0, (NUM_LANDMARKS, 3)) * [1.0, 1.0, 0.2]
+    shape[0] = 0.0
+    points = (shape + rng.normal(0.0, 0.05, shape.shape)) * rng.uniform(10.0, 18.0)
+    if left:
+        points[:, 0] = -points[:, 0]
+    hand = Hand.parse((points + [28.0, 40.0, 0.0]).tolist(), "Left" if left else "Right")
+    assert hand is not None
+    return hand

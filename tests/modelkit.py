@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from webapp.letters import NUM_CLASSES
-from webapp.spec import ModelSpec
+from webapp.model.letters import NUM_CLASSES
+from webapp.model.spec import ModelSpec
 
 TINY = ModelSpec(28)  # what the tiny model reads unless a test says otherwise
 
@@ -32,7 +32,7 @@ def register(models_dir: Path, name: str, seed: int = 0, spec: ModelSpec = TINY,
              **metadata) -> None:
     """Register a tiny model as `name` in `models_dir`, fed as `spec`, with the metadata a
     trained model has (accuracy figures, params, dates; `metadata` overrides them)."""
-    from webapp.registry import Registry
+    from webapp.model.registry import Registry
 
     model = tiny_model(seed, spec.input_size)
     Registry(models_dir).save(model, name, {

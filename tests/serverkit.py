@@ -1,5 +1,5 @@
 """The one live-server helper of the tests: an app behind a real threaded HTTP + WebSocket
-server (webapp/serving.py, what `signlive serve` runs) on a free loopback port.
+server (webapp/serve/server.py, what `signlive serve` runs) on a free loopback port.
 
 Not a test module (no test_ prefix): tests/ is on sys.path, so conftest.py, adminkit.py and
 the tests import it. Serving starts at once; `stop()` (or leaving a `with` block) stops it.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 
-from webapp.serving import make_server
+from webapp.serve.server import make_server
 
 TIMEOUT = 15
 

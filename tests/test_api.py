@@ -22,7 +22,8 @@ from modelkit import register
 from serverkit import LiveServer
 
 from webapp import create_app
-from webapp.jobs import RunStore, validate_params
+from webapp.admin.runparams import validate_params
+from webapp.admin.runstore import RunStore
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from webapp import config
-from webapp.registry import ModelError
+from webapp.model.registry import ModelError
 
 TEMPLATES = config.PROJECT_ROOT / "templates"
 PAGE_KEYS = {"crop_fraction", "confidence_threshold", "model_name", "stable_ms", "fps_cap",
@@ -55,7 +55,7 @@ def test_pages_carry_page_config(client, path, template):
 
 
 def test_page_config_values(app):
-    from webapp.pages import page_config
+    from webapp.serve.pages import page_config
 
     with app.test_request_context("/"):
         values = page_config()

@@ -1,4 +1,4 @@
-"""webapp/data.py: the real Sign MNIST files, every validation error, splits, photo folders."""
+"""webapp/signmnist.py: the real Sign MNIST files, every validation error, splits, photo folders."""
 
 from __future__ import annotations
 
@@ -11,10 +11,12 @@ import numpy as np
 import pytest
 from imagekit import make_photos
 
-from webapp import data
-from webapp.letters import CLASS_LETTERS, NUM_CLASSES
-from webapp.preprocess import preprocess
-from webapp.spec import ModelSpec
+from webapp.files import DataError, file_sha256
+from webapp.model.letters import CLASS_LETTERS, NUM_CLASSES
+from webapp.model.preprocess import preprocess
+from webapp.model.spec import ModelSpec
+from webapp.train import negatives, photofolder, signmnist, trainingsets
+from webapp.train.dataset import class_counts
 
 HEADER = "label," + ",".join(f"pixel{i}" for i in range(1, 785))
 # From ../shared/data/README.md: per-class counts and the sha256 of the stored train file.
@@ -28,12 +30,12 @@ TRAIN_SHA256 = "ed123c93923b43b64351a4c6f1cb6694a0a780565971e35ad7c1e6329876ff60
 
 @pytest.fixture(scope="module")
 def train(data_dir: Path) -> tuple[np.ndarray, np.ndarray]:
-    return data.load_csv(data.split_path(data_dir, "train"))
+    return signmnist.load_csv(signmnist.split_path(data_dir, "train"))
 
 
 @pytest.fixture(scope="module")
 def test_split(data_dir: Path) -> tuple[np.ndarray, np.ndarray]:
-    return data.load_csv(data.split_path(data_dir, "test"))
+    return signmnist.load_csv(signmnist.split_path(data_dir, "test"))
 
 
 def test_real_train_file(train) -> None:
@@ -41,7 +43,7 @@ def test_real_train_file(train) -> None:
     assert x.shape == (27455, 28, 28) and x.dtype == np.uint8
     assert y.shape == (27455,) and y.dtype == np.int32
     assert set(np.unique(y).tolist()) == set(range(NUM_CLASSES))
-    counts = data.class_counts(y)
+    counts = class_counts(y)
     assert {k: counts[k] for k in TRAIN_COUNTS} == TRAIN_COUNTS
     assert x.min() == 0 and x.max() == 255
     assert 100 < x.mean() < 200  # hand photos, not noise or zeros
@@ -50,36 +52,36 @@ def test_real_train_file(train) -> None:
 def test_real_test_file(test_split) -> None:
     x, y = test_split
     assert x.shape == (7172, 28, 28)
-    counts = data.class_counts(y)
+    counts = class_counts(y)
     assert {k: counts[k] for k in TEST_COUNTS} == TEST_COUNTS
     assert len(counts) == 24 and min(counts.values()) > 100
 
 
 def test_real_split_as_dataset(data_dir: Path, test_split) -> None:
-    ds = data.load_split(data_dir, "test", limit=50)
+    ds = signmnist.load_split(data_dir, "test", limit=50)
     assert ds.x.shape == (50, 28, 28, 1) and ds.x.dtype == np.float32
     assert 0.0 <= ds.x.min() and ds.x.max() <= 1.0
     np.testing.assert_array_equal(np.rint(ds.x[..., 0] * 255).astype(np.uint8), test_split[0][:50])
     np.testing.assert_array_equal(ds.y, test_split[1][:50])
     assert ds.paths is None and ds.sources is None and len(ds.sha256) == 64
-    big = data.load_split(data_dir, "test", size=48, limit=10)
+    big = signmnist.load_split(data_dir, "test", size=48, limit=10)
     assert big.x.shape == (10, 48, 48, 1)
     # The same resize a live frame gets (linear when enlarging).
     expected = cv2.resize(test_split[0][3], (48, 48), interpolation=cv2.INTER_LINEAR)
     np.testing.assert_allclose(big.x[3, :, :, 0], expected / 255.0, atol=1e-6)
-    small = data.load_split(data_dir, "test", size=14, limit=3)
+    small = signmnist.load_split(data_dir, "test", size=14, limit=3)
     expected = cv2.resize(test_split[0][2], (14, 14), interpolation=cv2.INTER_AREA)
     np.testing.assert_allclose(small.x[2, :, :, 0], expected / 255.0, atol=1e-6)
 
 
 def test_sha256_and_summary(data_dir: Path, tmp_path: Path) -> None:
-    assert data.file_sha256(data.split_path(data_dir, "train")) == TRAIN_SHA256
-    info = data.summary(data_dir)
+    assert file_sha256(signmnist.split_path(data_dir, "train")) == TRAIN_SHA256
+    info = signmnist.summary(data_dir)
     assert info["ok"] and (info["train_rows"], info["test_rows"]) == (27455, 7172)
-    missing = data.summary(tmp_path / "nowhere")
+    missing = signmnist.summary(tmp_path / "nowhere")
     assert not missing["ok"] and "nowhere" in missing["message"]
     (tmp_path / "sign_mnist_train.csv").write_text(HEADER + "\n" + _row(0) + "\n")
-    half = data.summary(tmp_path)
+    half = signmnist.summary(tmp_path)
     assert not half["ok"] and "sign_mnist_test" in half["message"]
 
 
@@ -160,28 +162,28 @@ BAD_CSVS = {
 def test_bad_csv_names_file_and_line(tmp_path: Path, case: str, gz: bool) -> None:
     text, expected = BAD_CSVS[case]
     path = _write(tmp_path, text, gz)
-    with pytest.raises(data.DataError) as caught:
-        data.load_csv(path)
+    with pytest.raises(DataError) as caught:
+        signmnist.load_csv(path)
     message = str(caught.value)
     assert message.startswith(f"{path}: ") and expected in message, message
     assert "\n" not in message
 
 
 def test_missing_and_broken_files(tmp_path: Path) -> None:
-    with pytest.raises(data.DataError, match="nothing.csv: file not found"):
-        data.load_csv(tmp_path / "nothing.csv")
-    with pytest.raises(data.DataError, match="not a file"):
-        data.load_csv(tmp_path)
+    with pytest.raises(DataError, match="nothing.csv: file not found"):
+        signmnist.load_csv(tmp_path / "nothing.csv")
+    with pytest.raises(DataError, match="not a file"):
+        signmnist.load_csv(tmp_path)
     truncated = tmp_path / "cut.csv.gz"
     truncated.write_bytes(gzip.compress((HEADER + "\n" + _row(1)).encode())[:100])
-    with pytest.raises(data.DataError, match=r"cut\.csv\.gz: not a valid gzip file"):
-        data.load_csv(truncated)
-    with pytest.raises(data.DataError, match="data folder not found"):
-        data.split_path(tmp_path / "absent", "train")
-    with pytest.raises(data.DataError, match="no sign_mnist_train.csv or sign_mnist_train.csv.gz"):
-        data.split_path(tmp_path, "train")
-    with pytest.raises(data.DataError, match="split must be one of"):
-        data.split_path(tmp_path, "validation")
+    with pytest.raises(DataError, match=r"cut\.csv\.gz: not a valid gzip file"):
+        signmnist.load_csv(truncated)
+    with pytest.raises(DataError, match="data folder not found"):
+        signmnist.split_path(tmp_path / "absent", "train")
+    with pytest.raises(DataError, match="no sign_mnist_train.csv or sign_mnist_train.csv.gz"):
+        signmnist.split_path(tmp_path, "train")
+    with pytest.raises(DataError, match="split must be one of"):
+        signmnist.split_path(tmp_path, "validation")
 
 
 def test_good_csv_variants(tmp_path: Path) -> None:
@@ -194,10 +196,10 @@ def test_good_csv_variants(tmp_path: Path) -> None:
         "trailing blank lines": HEADER + "\n" + "\n".join(rows) + "\n\n\n",
     }
     for index, text in enumerate(variants.values()):
-        x, y = data.load_csv(_write(tmp_path, text, gz=index % 2 == 1, name=f"v{index}"))
+        x, y = signmnist.load_csv(_write(tmp_path, text, gz=index % 2 == 1, name=f"v{index}"))
         assert x.shape == (7, 28, 28) and (x == 7).all()
         assert [CLASS_LETTERS[i] for i in y] == ["A", "B", "C", "Y", "K", "D", "E"]
-    one = data.load_csv(_write(tmp_path, HEADER + "\n" + _row(5), gz=False, name="one"))
+    one = signmnist.load_csv(_write(tmp_path, HEADER + "\n" + _row(5), gz=False, name="one"))
     assert one[0].shape == (1, 28, 28) and one[1].tolist() == [5]
 
 
@@ -205,23 +207,23 @@ def test_parsed_copy_is_cached_by_content(tmp_path: Path, monkeypatch) -> None:
     cache = tmp_path / "cache"
     monkeypatch.setenv("SIGNLIVE_CACHE", str(cache))
     path = _write(tmp_path, HEADER + "\n" + "\n".join(_rows()), gz=True)
-    x, y = data.load_csv(path)
+    x, y = signmnist.load_csv(path)
     files = list(cache.glob("*.npz"))
     assert len(files) == 1
-    real_parse = data._parse_csv
-    monkeypatch.setattr(data, "_parse_csv", None)  # a second load must not parse at all
-    again = data.load_csv(path)
+    real_parse = signmnist._parse_csv
+    monkeypatch.setattr(signmnist, "_parse_csv", None)  # a second load must not parse at all
+    again = signmnist.load_csv(path)
     np.testing.assert_array_equal(again[0], x)
     np.testing.assert_array_equal(again[1], y)
-    monkeypatch.setattr(data, "_parse_csv", real_parse)
+    monkeypatch.setattr(signmnist, "_parse_csv", real_parse)
     # New content -> a new key, never the stale copy.
     _write(tmp_path, HEADER + "\n" + "\n".join(_rows(2)), gz=True)
-    assert data.load_csv(path)[0].shape == (2, 28, 28)
+    assert signmnist.load_csv(path)[0].shape == (2, 28, 28)
     # A damaged cache file is ignored and rewritten.
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     for file in cache.glob("*.npz"):
         file.write_bytes(b"garbage")
-    assert data.load_csv(path)[0].shape == (2, 28, 28)
+    assert signmnist.load_csv(path)[0].shape == (2, 28, 28)
     (rewritten,) = cache.glob(f"*{digest}*.npz")
     with np.load(rewritten) as saved:
         assert saved["x"].shape == (2, 28, 28)
@@ -229,7 +231,7 @@ def test_parsed_copy_is_cached_by_content(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("SIGNLIVE_CACHE", "off")
     off = _write(tmp_path, HEADER + "\n" + _row(6), gz=False, name="off")
     before = sorted(cache.iterdir())
-    data.load_csv(off)
+    signmnist.load_csv(off)
     assert sorted(cache.iterdir()) == before
 
 
@@ -239,7 +241,7 @@ def test_parsed_copy_is_cached_by_content(tmp_path: Path, monkeypatch) -> None:
 def test_stratified_split() -> None:
     y = np.repeat(np.arange(24, dtype=np.int32), np.arange(10, 34))
     x = np.arange(len(y))
-    x_tr, y_tr, x_val, y_val = data.stratified_split(x, y, 0.2, seed=3)
+    x_tr, y_tr, x_val, y_val = trainingsets.stratified_split(x, y, 0.2, seed=3)
     assert len(x_tr) + len(x_val) == len(y)
     assert set(x_tr.tolist()).isdisjoint(x_val.tolist())
     assert sorted(np.concatenate([x_tr, x_val]).tolist()) == x.tolist()
@@ -248,28 +250,28 @@ def test_stratified_split() -> None:
     for cls in range(24):  # every class held out in proportion
         assert np.sum(y_val == cls) == round(np.sum(y == cls) * 0.2)
     assert (np.diff(x_val) > 0).all()  # original order kept
-    same = data.stratified_split(x, y, 0.2, seed=3)
+    same = trainingsets.stratified_split(x, y, 0.2, seed=3)
     np.testing.assert_array_equal(same[2], x_val)
-    other = data.stratified_split(x, y, 0.2, seed=4)
+    other = trainingsets.stratified_split(x, y, 0.2, seed=4)
     assert not np.array_equal(other[2], x_val)
-    none = data.stratified_split(x, y, 0.0, seed=0)
+    none = trainingsets.stratified_split(x, y, 0.0, seed=0)
     assert len(none[2]) == 0 and len(none[0]) == len(y)
     for bad in (-0.1, 1.0, 2):
         with pytest.raises(ValueError, match="val_fraction"):
-            data.stratified_split(x, y, bad, seed=0)
+            trainingsets.stratified_split(x, y, bad, seed=0)
 
 
 def test_to_tf_dataset() -> None:
     x = np.arange(100, dtype=np.float32).reshape(100, 1, 1, 1)
     y = np.arange(100, dtype=np.int32) % 24
-    batches = list(data.to_tf_dataset(x, y, 32, shuffle=False, seed=0))
+    batches = list(trainingsets.to_tf_dataset(x, y, 32, shuffle=False, seed=0))
     assert [len(b[1]) for b in batches] == [32, 32, 32, 4]
     assert np.concatenate([b[0].numpy() for b in batches]).ravel().tolist() == list(range(100))
-    shuffled = np.concatenate([b[0].numpy() for b in data.to_tf_dataset(x, y, 10, True, 1)])
+    shuffled = np.concatenate([b[0].numpy() for b in trainingsets.to_tf_dataset(x, y, 10, True, 1)])
     assert sorted(shuffled.ravel().tolist()) == list(range(100))
     assert shuffled.ravel().tolist() != list(range(100))
     with pytest.raises(ValueError, match="batch_size"):
-        data.to_tf_dataset(x, y, 0, shuffle=False)
+        trainingsets.to_tf_dataset(x, y, 0, shuffle=False)
 
 
 # ----------------------------------------------------------------------------- photo folders
@@ -302,7 +304,7 @@ def photos(tmp_path: Path) -> Path:
 
 
 def test_photo_folder(photos: Path) -> None:
-    ds = data.load_photo_folder(photos, spec=ModelSpec(28, crop_fraction=0.5))
+    ds = photofolder.load_photo_folder(photos, spec=ModelSpec(28, crop_fraction=0.5))
     names = [Path(p).name for p in ds.paths]
     assert names == ["cam_one_1.jpg", "cam_one_2.png", "phone_1.JPEG", "phone_2.png",
                      "studio_7.png"]
@@ -317,7 +319,7 @@ def test_photo_folder(photos: Path) -> None:
     assert "J: not a letter folder" in reasons
     assert "5 photos, 3 skipped" in ds.description
     # limit N reads N files spread over the sorted list (broken ones among them are skipped).
-    big = data.load_photo_folder(photos, spec=ModelSpec(64, crop_fraction=1.0), limit=3)
+    big = photofolder.load_photo_folder(photos, spec=ModelSpec(64, crop_fraction=1.0), limit=3)
     assert big.x.shape == (2, 64, 64, 1)
     assert [Path(p).name for p in big.paths] == ["cam_one_1.jpg", "phone_1.JPEG"]
     assert any("studio_8.jpg" in item for item in big.skipped)
@@ -325,52 +327,52 @@ def test_photo_folder(photos: Path) -> None:
 
 
 def test_load_dataset_dispatch(photos: Path, tmp_path: Path) -> None:
-    assert data.load_dataset(photos, spec=ModelSpec(28, crop_fraction=0.9)).paths is not None
+    assert trainingsets.load_dataset(photos, spec=ModelSpec(28, crop_fraction=0.9)).paths
     csv_dir = tmp_path / "csv"
     csv_dir.mkdir()
     _write(csv_dir, HEADER + "\n" + "\n".join(_rows()), gz=True, name="sign_mnist_test")
-    from_dir = data.load_dataset(csv_dir, "test", limit=3)
+    from_dir = trainingsets.load_dataset(csv_dir, "test", limit=3)
     assert from_dir.x.shape == (3, 28, 28, 1) and from_dir.paths is None
-    from_file = data.load_dataset(csv_dir / "sign_mnist_test.csv.gz", spec=ModelSpec(32))
+    from_file = trainingsets.load_dataset(csv_dir / "sign_mnist_test.csv.gz", spec=ModelSpec(32))
     assert from_file.x.shape == (5, 32, 32, 1)
-    with pytest.raises(data.DataError, match="no sign_mnist_train"):
-        data.load_dataset(csv_dir, "train")
-    with pytest.raises(data.DataError, match="data folder not found"):
-        data.load_dataset(tmp_path / "missing")
+    with pytest.raises(DataError, match="no sign_mnist_train"):
+        trainingsets.load_dataset(csv_dir, "train")
+    with pytest.raises(DataError, match="data folder not found"):
+        trainingsets.load_dataset(tmp_path / "missing")
 
 
 def test_photo_folder_without_usable_images(tmp_path: Path) -> None:
-    with pytest.raises(data.DataError, match="no usable images"):
-        data.load_photo_folder(tmp_path, spec=ModelSpec(28))
+    with pytest.raises(DataError, match="no usable images"):
+        photofolder.load_photo_folder(tmp_path, spec=ModelSpec(28))
     (tmp_path / "B").mkdir()
     (tmp_path / "B" / "bad_1.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
-    with pytest.raises(data.DataError, match=r"no usable images.*bad_1\.png"):
-        data.load_photo_folder(tmp_path, spec=ModelSpec(28))
-    with pytest.raises(data.DataError, match="photo folder not found"):
-        data.load_photo_folder(tmp_path / "nope", spec=ModelSpec(28))
+    with pytest.raises(DataError, match=r"no usable images.*bad_1\.png"):
+        photofolder.load_photo_folder(tmp_path, spec=ModelSpec(28))
+    with pytest.raises(DataError, match="photo folder not found"):
+        photofolder.load_photo_folder(tmp_path / "nope", spec=ModelSpec(28))
 
 
 def test_photo_source() -> None:
-    assert data.photo_source("A/hackmit_12.jpg") == "hackmit"
-    assert data.photo_source("Y/roboflow_asl_letters_3.jpg") == "roboflow_asl_letters"
-    assert data.photo_source("B/IMG1234.png") == ""
+    assert photofolder.photo_source("A/hackmit_12.jpg") == "hackmit"
+    assert photofolder.photo_source("Y/roboflow_asl_letters_3.jpg") == "roboflow_asl_letters"
+    assert photofolder.photo_source("B/IMG1234.png") == ""
 
 
 def test_hold_out_sources_takes_whole_sources_reproducibly() -> None:
     sources = ["a"] * 50 + ["b"] * 30 + ["c"] * 10 + ["d"] * 10
-    mask = data.hold_out_sources(sources, 0.2, seed=1)
+    mask = trainingsets.hold_out_sources(sources, 0.2, seed=1)
     held = {s for s, m in zip(sources, mask, strict=True) if m}
     assert held and all(mask[i] for i, s in enumerate(sources) if s in held)  # whole sources
     assert mask.mean() >= 0.2 and mask.mean() < 1.0  # never everything
-    np.testing.assert_array_equal(mask, data.hold_out_sources(sources, 0.2, seed=1))
-    with pytest.raises(data.DataError, match="at least two sources"):
-        data.hold_out_sources(["a", "a"], 0.2, seed=0)
+    np.testing.assert_array_equal(mask, trainingsets.hold_out_sources(sources, 0.2, seed=1))
+    with pytest.raises(DataError, match="at least two sources"):
+        trainingsets.hold_out_sources(["a", "a"], 0.2, seed=0)
 
 
 def test_training_data_from_a_photo_folder_holds_out_whole_sources(tmp_path: Path) -> None:
     root = tmp_path / "photos"
     make_photos(root, ["cam", "phone", "studio", "web", "kit"])
-    sets = data.load_training_data(root, spec=ModelSpec(28, crop_fraction=1.0),
+    sets = trainingsets.load_training_data(root, spec=ModelSpec(28, crop_fraction=1.0),
                                    val_fraction=0.2, seed=0)
     test_sources = set(sets.test.sources)
     assert test_sources and "held-out test, sources" in sets.test.description
@@ -384,32 +386,33 @@ def test_training_data_from_a_photo_folder_holds_out_whole_sources(tmp_path: Pat
 def test_training_data_from_a_single_source_folder_holds_out_files(tmp_path: Path) -> None:
     root = tmp_path / "photos"
     make_photos(root, ["cam"], per_letter=10)
-    sets = data.load_training_data(root, spec=ModelSpec(28, crop_fraction=1.0), val_fraction=0.0)
+    sets = trainingsets.load_training_data(root, spec=ModelSpec(28, crop_fraction=1.0),
+                                           val_fraction=0.0)
     assert "stratified sample of files" in sets.test.description
     assert sorted(np.bincount(sets.test.y).tolist()) == [2, 2, 2]  # 20% of every letter
     assert len(sets.x_train) == 24 and len(sets.x_val) == 0
 
 
 def test_training_data_errors_name_the_folder(tmp_path: Path) -> None:
-    with pytest.raises(data.DataError, match="data folder not found"):
-        data.load_training_data(tmp_path / "missing")
-    with pytest.raises(data.DataError, match="neither sign_mnist_train.csv"):
-        data.load_training_data(tmp_path)
+    with pytest.raises(DataError, match="data folder not found"):
+        trainingsets.load_training_data(tmp_path / "missing")
+    with pytest.raises(DataError, match="neither sign_mnist_train.csv"):
+        trainingsets.load_training_data(tmp_path)
     root = tmp_path / "one"
     make_photos(root, ["cam"], per_letter=1)
-    with pytest.raises(data.DataError, match="too few photos to hold out a test set"):
-        data.load_training_data(root)
+    with pytest.raises(DataError, match="too few photos to hold out a test set"):
+        trainingsets.load_training_data(root)
 
 
 def test_hand_free_images_are_varied_model_inputs_and_reproducible() -> None:
-    x = data.hand_free_images(200, size=28, seed=5)
+    x = negatives.hand_free_images(200, size=28, seed=5)
     assert x.shape == (200, 28, 28, 1) and x.dtype == np.float32
     assert 0.0 <= x.min() and x.max() <= 1.0
     spread = x.std(axis=(1, 2, 3))
     assert (spread < 0.01).any() and (spread > 0.2).any()  # plain walls and strong patterns
     assert len(np.unique(x.mean(axis=(1, 2, 3)).round(3))) > 150  # not a few repeats
-    np.testing.assert_array_equal(x, data.hand_free_images(200, size=28, seed=5))
-    assert data.hand_free_images(3, size=64, seed=1).shape == (3, 64, 64, 1)
-    assert data.hand_free_images(0).shape == (0, 28, 28, 1)
+    np.testing.assert_array_equal(x, negatives.hand_free_images(200, size=28, seed=5))
+    assert negatives.hand_free_images(3, size=64, seed=1).shape == (3, 64, 64, 1)
+    assert negatives.hand_free_images(0).shape == (0, 28, 28, 1)
     with pytest.raises(ValueError, match="count"):
-        data.hand_free_images(-1)
+        negatives.hand_free_images(-1)

@@ -1,4 +1,4 @@
-"""The stream decoder (webapp/decoder.py) on streams made here: letters held and moved
+"""The stream decoder (webapp/serve/decoder.py) on streams made here: letters held and moved
 between at several frame rates, double letters, flicker, drift, no hand, gaps."""
 
 from __future__ import annotations
@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from webapp.decoder import DecoderSettings, StreamDecoder
-from webapp.letters import NUM_CLASSES, letter_to_class
+from webapp.model.letters import NUM_CLASSES, letter_to_class
+from webapp.serve.decoder import DecoderSettings, StreamDecoder
 
 HAND = 100.0  # the hand box's side, pixels
 

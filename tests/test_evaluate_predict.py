@@ -1,4 +1,4 @@
-"""webapp/evaluation.py and `signlive evaluate / predict`, on a model whose answers are known.
+"""webapp/train/evaluation.py and `signlive evaluate / predict`, on a model whose answers are known.
 
 The "lit pixel" model: Flatten -> Dense(24, softmax) with weight 10 from pixel k (top row,
 column k) to class k. An image whose only bright pixel is (0, k) is read as letter k with
@@ -21,8 +21,11 @@ import cv2
 import numpy as np
 import pytest
 
-from webapp import cli, data, evaluation
-from webapp.letters import CLASS_LETTERS, NUM_CLASSES, letter_to_class
+from webapp import cli
+from webapp.files import file_sha256
+from webapp.model.letters import CLASS_LETTERS, NUM_CLASSES, letter_to_class
+from webapp.train import evaluation, signmnist
+from webapp.train.dataset import Dataset
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "models" / "default.keras"
@@ -41,7 +44,7 @@ def lit(k: int, size: int = 28) -> np.ndarray:
 def tiny_model(tmp_path_factory) -> Path:
     import keras
 
-    from webapp.registry import Registry
+    from webapp.model.registry import Registry
 
     model = keras.Sequential([
         keras.Input((28, 28, 1)),
@@ -59,16 +62,16 @@ def tiny_model(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def loaded(tiny_model: Path):
-    from webapp.registry import load_model_file
+    from webapp.model.registry import load_model_file
 
     return load_model_file(tiny_model)
 
 
-def _dataset(true: str, predicted: str, sources: list[str] | None = None) -> data.Dataset:
+def _dataset(true: str, predicted: str, sources: list[str] | None = None) -> Dataset:
     """A Dataset whose i-th image is labelled true[i] and read by the model as predicted[i]."""
     x = np.stack([lit(letter_to_class(p)) for p in predicted])[..., None] / np.float32(255)
     y = np.array([letter_to_class(t) for t in true], np.int32)
-    return data.Dataset(x.astype(np.float32), y, None, sources, "hand-made", "0" * 64)
+    return Dataset(x.astype(np.float32), y, None, sources, "hand-made", "0" * 64)
 
 
 # ------------------------------------------------------------------------------ evaluation
@@ -126,7 +129,7 @@ def test_by_hand_names_both_groups_even_when_one_is_empty() -> None:
 
 
 def test_evaluate_refuses_wrong_input_size(loaded) -> None:
-    ds = data.Dataset(np.zeros((2, 32, 32, 1), np.float32), np.zeros(2, np.int32), None, None,
+    ds = Dataset(np.zeros((2, 32, 32, 1), np.float32), np.zeros(2, np.int32), None, None,
                       "", "")
     with pytest.raises(ValueError, match=r"shape \(32, 32, 1\); the model takes \(28, 28, 1\)"):
         evaluation.evaluate(loaded.model, ds)
@@ -176,7 +179,7 @@ def test_cli_evaluate_json(tiny_model: Path, csv_dir: Path, tmp_path: Path, caps
     assert result["per_class"]["A"]["recall"] == pytest.approx(0.8)
     assert result["per_class"]["Y"]["support"] == 3
     assert result["confusion"][0][1] == 1 and result["confusion"][23][23] == 3
-    assert result["data_sha256"] == data.file_sha256(csv_dir / "sign_mnist_test.csv.gz")
+    assert result["data_sha256"] == file_sha256(csv_dir / "sign_mnist_test.csv.gz")
     assert result["data"] == str(csv_dir)
     # The times it reports (loading the data, then scoring it and the hand-free check, which
     # reads 1,000 pictures: never 0) lie inside the command's wall time.
@@ -332,7 +335,7 @@ def test_shipped_default_model_scores_99_percent_on_500_test_images(data_dir, tm
     result = json.loads(stdout)
     assert result["n"] == 500 and result["accuracy"] >= 0.99
     # predict on the first test images written as files, as a user would.
-    x, y = data.load_csv(data.split_path(data_dir, "test"))
+    x, y = signmnist.load_csv(signmnist.split_path(data_dir, "test"))
     paths = []
     for i in range(20):
         paths.append(tmp_path / f"test{i}.png")

@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 from imagekit import make_photos
 
-from webapp import cli, splits
-from webapp.data import file_sha256
-from webapp.handshape import Hand
-from webapp.locate import BoxCache, default_cache_path
+from webapp import cli
+from webapp.files import file_sha256
+from webapp.model.handshape import Hand
+from webapp.train import splits
+from webapp.train.locate import BoxCache, default_cache_path
 
 SPLIT = splits.load("photos-v1")
 RAW_HELD_OUT = ["kynmiiso", "mariia00"]  # held out, raw webcam
@@ -180,7 +181,7 @@ def test_a_split_folder_without_held_out_photos_is_refused(model, tmp_path,
 def test_record_keeps_the_held_out_score_in_the_models_json(tmp_path, photos, capsys) -> None:
     from modelkit import register
 
-    from webapp.registry import Registry
+    from webapp.model.registry import Registry
 
     folder = tmp_path / "models"
     register(folder, "scored")

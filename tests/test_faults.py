@@ -34,7 +34,7 @@ from adminkit import (
 from serverkit import LiveServer
 
 from webapp import config, create_app
-from webapp.jobs import RunStore
+from webapp.admin.runstore import RunStore
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,4 +1,4 @@
-"""`signlive fuse` (webapp/fusion.py) end to end on a tiny synthetic photo folder.
+"""`signlive fuse` (webapp/train/fusion.py) end to end on a tiny synthetic photo folder.
 
 Why: fusing must follow the split (train on the training sources' landmarks, choose on the
 validation sources, never read the held-out ones), keep the base model intact (a fused model
@@ -25,17 +25,19 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from imagekit import make_photos
+from imagekit import letter_hand, make_photos
 
-from webapp import cli, data, fusion, locate, splits
-from webapp.data import file_sha256
-from webapp.evaluation import metrics, predict_probs
-from webapp.handshape import FEATURES, FEATURES_VERSION, NUM_LANDMARKS, Hand
-from webapp.letters import CLASS_LETTERS, letter_to_class
-from webapp.locate import BoxCache
-from webapp.preprocess import DEFAULT_CROP_FRACTION
-from webapp.registry import Registry, load_model_file
-from webapp.spec import ModelSpec
+from webapp import cli
+from webapp.files import file_sha256
+from webapp.model.handshape import FEATURES, FEATURES_VERSION
+from webapp.model.letters import CLASS_LETTERS
+from webapp.model.preprocess import DEFAULT_CROP_FRACTION
+from webapp.model.registry import Registry, load_model_file
+from webapp.model.spec import ModelSpec
+from webapp.train import fusion, locate, photofolder, splits
+from webapp.train.dataset import Dataset
+from webapp.train.evaluation import metrics, predict_probs
+from webapp.train.locate import BoxCache
 
 SPLIT = splits.load("photos-v1")
 TRAIN = ["riya9900", "hackmit", "jbhumika"]
@@ -55,20 +57,6 @@ def test_the_sources_used_here_have_the_roles_assumed() -> None:
     assert [SPLIT.role(s) for s in HELD_OUT] == ["held_out"]
 
 
-def letter_hand(letter: str, rng: np.random.Generator, left: bool = False) -> Hand:
-    """Landmarks in a photo's pixels: one shape per letter, jittered, sized and placed at
-    random; a left hand is the same shape mirrored (and so the same features)."""
-    shape = np.random.default_rng(100 + letter_to_class(letter)).normal(
-        0.0, 1.0, (NUM_LANDMARKS, 3)) * [1.0, 1.0, 0.2]
-    shape[0] = 0.0
-    points = (shape + rng.normal(0.0, 0.05, shape.shape)) * rng.uniform(10.0, 18.0)
-    if left:
-        points[:, 0] = -points[:, 0]
-    hand = Hand.parse((points + [28.0, 40.0, 0.0]).tolist(), "Left" if left else "Right")
-    assert hand is not None
-    return hand
-
-
 @dataclass
 class Lab:
     photos: Path  # the folder fuse reads (its held-out photos are garbage, never located)
@@ -81,7 +69,7 @@ class Lab:
 def lab(tmp_path_factory) -> Lab:
     import keras
 
-    from webapp import nets
+    from webapp.model import nets
 
     root = tmp_path_factory.mktemp("fuse")
     photos = make_photos(root / "photos", TRAIN + VALIDATION + HELD_OUT, letters=LETTERS,
@@ -89,7 +77,7 @@ def lab(tmp_path_factory) -> Lab:
     cache = BoxCache(root / "cache" / f"hand-boxes-v{locate.BOX_CACHE_VERSION}.json")
     rng = np.random.default_rng(0)
     for photo in photos:
-        if data.photo_source(photo) in HELD_OUT:
+        if photofolder.photo_source(photo) in HELD_OUT:
             photo.write_bytes(b"\xff\xd8\xff not a photo")  # decoding it would fail
             continue
         digest = file_sha256(photo)
@@ -140,7 +128,7 @@ class FuseRun:
 def fused(lab: Lab) -> FuseRun:
     """One `signlive fuse` run for the module, counting the photos it reads."""
     reads: list[Path] = []
-    real = data._load_photo
+    real = photofolder._load_photo
 
     def counting(item, *args):
         reads.append(Path(item))
@@ -150,24 +138,24 @@ def fused(lab: Lab) -> FuseRun:
     argv = fuse_argv(lab, "--epochs", str(EPOCHS), "--name", "fused")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SIGNLIVE_CACHE", str(lab.cache))
-        patch.setattr(data, "_load_photo", counting)
+        patch.setattr(photofolder, "_load_photo", counting)
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             code = cli.main(argv)
     return FuseRun(code, out.getvalue(), err.getvalue(), reads, lab.models / "fused.keras")
 
 
 @pytest.fixture(scope="module")
-def scored(lab: Lab) -> data.Dataset:
+def scored(lab: Lab) -> Dataset:
     """The scored folder as evaluate reads it for a hand-crop model (with hand shapes)."""
     cache = BoxCache.load(lab.cache / f"hand-boxes-v{locate.BOX_CACHE_VERSION}.json")
-    return data.load_photo_folder(lab.scored, ModelSpec(28, "hand"), boxes=cache)
+    return photofolder.load_photo_folder(lab.scored, ModelSpec(28, "hand"), boxes=cache)
 
 
 # ------------------------------------------------------------------------------ the run
 
 
 def test_fuse_saves_a_fused_model_with_its_provenance(fused: FuseRun, lab: Lab,
-                                                     scored: data.Dataset) -> None:
+                                                     scored: Dataset) -> None:
     assert fused.code == 0, fused.err
     assert fused.out.splitlines()[0] == f"saved {fused.model}"
     assert fused.out.splitlines()[1].startswith("validation accuracy ")
@@ -208,14 +196,14 @@ def test_fuse_saves_a_fused_model_with_its_provenance(fused: FuseRun, lab: Lab,
 
 def test_fuse_never_reads_the_held_out_sources(fused: FuseRun, lab: Lab) -> None:
     assert fused.code == 0, fused.err  # though those photos are garbage and never located
-    sources = [data.photo_source(p) for p in fused.reads]
+    sources = [photofolder.photo_source(p) for p in fused.reads]
     assert not set(sources) & set(HELD_OUT)
     assert sorted(set(sources)) == sorted(TRAIN + VALIDATION)
     assert len(fused.reads) == len(set(fused.reads)) == 4 * len(LETTERS) * PER_LETTER
 
 
 def test_the_fused_model_reads_like_its_base_without_a_hand(fused: FuseRun, lab: Lab,
-                                                            scored: data.Dataset) -> None:
+                                                            scored: Dataset) -> None:
     loaded = load_model_file(fused.model)
     base = load_model_file(lab.models / "base.keras").model
     assert loaded.metadata["handshape"] == FEATURES_VERSION
@@ -270,7 +258,7 @@ def test_fuse_refuses_a_bad_run_in_one_line(lab: Lab, capsys, extra: list[str],
 
 
 def test_fuse_on_a_fused_model_retrains_its_branch_over_the_same_image_part(
-        fused: FuseRun, lab: Lab, capsys, scored: data.Dataset) -> None:
+        fused: FuseRun, lab: Lab, capsys, scored: Dataset) -> None:
     """The shipped default's image model has no file of its own: fusing a fused model takes
     its image part (nets.image_part) and trains a new branch; the first file is untouched."""
     assert fused.code == 0
@@ -350,7 +338,7 @@ def test_fuse_refuses_a_base_without_a_softmax_predictions_layer(lab: Lab, tmp_p
 
 
 def test_evaluate_gives_a_fused_model_the_cached_landmarks(fused: FuseRun, lab: Lab,
-                                                            scored: data.Dataset, tmp_path: Path,
+                                                            scored: Dataset, tmp_path: Path,
                                                             capsys) -> None:
     results = {}
     for name, model in (("fused", fused.model), ("base", lab.models / "base.keras")):
@@ -382,7 +370,7 @@ def predict_json(capsys, model: Path, images: list[Path]) -> dict[str, dict]:
 
 
 def test_predict_gives_a_fused_model_the_cached_landmarks(fused: FuseRun, lab: Lab,
-                                                          scored: data.Dataset, tmp_path: Path,
+                                                          scored: Dataset, tmp_path: Path,
                                                           capsys) -> None:
     with_hand = lab.scored / "A" / "riya9900_0.jpg"
     left_hand = lab.scored / "C" / "hackmit_1.jpg"

@@ -14,7 +14,7 @@ import pytest
 import requests
 import socketio
 
-from webapp.benchmark import camera_frame
+from webapp.serve.benchmark import camera_frame
 
 ROOT = Path(__file__).resolve().parent.parent
 

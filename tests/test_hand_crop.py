@@ -1,4 +1,5 @@
-"""webapp/preprocess.py around a hand box: hand_square geometry, check_box, preprocess(box=)."""
+"""webapp/model/preprocess.py around a hand box: hand_square geometry, check_box,
+preprocess(box=)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from webapp.preprocess import (
+from webapp.model.preprocess import (
     HAND_MARGIN,
     FrameError,
     Square,

@@ -1,4 +1,4 @@
-"""The hand's shape as a second model input (webapp/handshape.py, nets.build_fused).
+"""The hand's shape as a second model input (webapp/model/handshape.py, nets.build_fused).
 
 Why these tests: the fused model must read exactly like its image model wherever no hand is
 found (zero features, bias-free branch), the 64 numbers must mean the same thing live, in the
@@ -16,9 +16,8 @@ import numpy as np
 import pytest
 from imagekit import png
 
-from webapp import nets
-from webapp.evaluation import predict_probs
-from webapp.handshape import (
+from webapp.model import nets
+from webapp.model.handshape import (
     FEATURES,
     FEATURES_VERSION,
     NUM_LANDMARKS,
@@ -26,11 +25,12 @@ from webapp.handshape import (
     augment,
     features,
 )
-from webapp.letters import CLASS_LETTERS, letter_to_class
-from webapp.live import BadFrame, validate_frame
-from webapp.locate import DETECTOR, BoxCache
-from webapp.preprocess import DEFAULT_CROP_FRACTION, preprocess
-from webapp.registry import ModelError, Registry, load_model_file
+from webapp.model.letters import CLASS_LETTERS, letter_to_class
+from webapp.model.preprocess import DEFAULT_CROP_FRACTION, preprocess
+from webapp.model.registry import ModelError, Registry, load_model_file
+from webapp.serve.live import BadFrame, validate_frame
+from webapp.train.evaluation import predict_probs
+from webapp.train.locate import DETECTOR, BoxCache
 
 TIMEOUT = 15
 
@@ -499,7 +499,7 @@ FRAME = png(640, 480)
 @pytest.fixture(scope="module")
 def plain_top(hand_models_dir) -> list[list]:
     """The top 3 [letter, p] the served model gives FRAME's box crop with no hand shape."""
-    from webapp.letters import top_predictions
+    from webapp.model.letters import top_predictions
 
     model = Registry(hand_models_dir).load("hand").model
     x = preprocess(FRAME, DEFAULT_CROP_FRACTION, 28, box=BOX)[np.newaxis]

@@ -22,7 +22,7 @@ import socketio
 from imagekit import png, png_declaring
 from serverkit import receive
 
-from webapp.benchmark import camera_frame
+from webapp.serve.benchmark import camera_frame
 
 TIMEOUT = 15
 MAX_FRAME = 2 * 1024 * 1024
@@ -41,7 +41,7 @@ def jpeg_declaring(frame: bytes, width: int, height: int) -> bytes:
 @pytest.fixture(scope="module")
 def frames(data_dir) -> dict[str, bytes]:
     """Camera frames (640x480 JPEG) whose guide squares show Sign MNIST test images."""
-    from webapp.benchmark import letter_samples
+    from webapp.train.signmnist import letter_samples
 
     samples = dict((letter, image) for image, letter in letter_samples(data_dir))
     return {letter: camera_frame(samples[letter], seed=i)
@@ -59,7 +59,7 @@ def server(serve_app, tiny_config, tmp_path_factory):
 
 def expected(server, image: bytes) -> tuple[str, float]:
     """What the served model answers for `image`, computed directly (no server involved)."""
-    from webapp.letters import CLASS_LETTERS
+    from webapp.model.letters import CLASS_LETTERS
 
     served = server.state.inference.served
     probs = served.forward(served.spec.read(image).image[None])[0]
@@ -153,7 +153,7 @@ def test_jpeg_cut_inside_its_header(server, hostile, bystander, frames):
 
 def test_png_declaring_30000x30000_is_refused_from_its_header(server, hostile, bystander,
                                                               frames, monkeypatch):
-    import webapp.preprocess as pre
+    import webapp.model.preprocess as pre
 
     decoded = []
     real = pre.cv2.imdecode

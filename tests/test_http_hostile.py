@@ -13,7 +13,7 @@ import pytest
 from adminkit import close_app, login
 
 from webapp import create_app
-from webapp.registry import ModelError, Registry, check_name
+from webapp.model.registry import ModelError, Registry, check_name
 
 SECRET_WORDS = ("Traceback", 'File "', "RuntimeError", "kaboom", "/work/", "site-packages")
 
@@ -197,7 +197,7 @@ def test_an_internal_error_on_the_api_is_generic_json(admin, app, monkeypatch, c
 
 
 def test_an_internal_error_on_a_page_is_a_generic_html_page(app, monkeypatch, caplog):
-    from webapp import pages
+    from webapp.serve import pages
 
     monkeypatch.setattr(pages, "page_config", _explode)
     response = app.test_client().get("/", headers={"Accept": "text/html"})
@@ -219,8 +219,8 @@ def test_an_internal_error_asked_for_as_json_is_json(app, monkeypatch):
 
 def test_unknown_pages_and_methods_leak_nothing(app):
     client = app.test_client()
-    for response in (client.get("/../../etc/passwd"), client.get("/static/../webapp/auth.py"),
-                     client.get("/static/%2e%2e/webapp/auth.py"), client.delete("/"),
+    for response in (client.get("/../../etc/passwd"), client.get("/static/../webapp/admin/auth.py"),
+                     client.get("/static/%2e%2e/webapp/admin/auth.py"), client.delete("/"),
                      client.get("/kiosk/%00"), client.get("/admin/" + "x" * 5000)):
         assert response.status_code in (404, 405), response.status_code
         assert_no_leak(response)

@@ -24,7 +24,8 @@ from adminkit import (
 from serverkit import LiveServer
 
 from webapp import create_app
-from webapp.jobs import RunStore, validate_params
+from webapp.admin.runparams import validate_params
+from webapp.admin.runstore import RunStore
 
 pytestmark = pytest.mark.slow
 

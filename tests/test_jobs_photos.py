@@ -10,12 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from adminkit import login
+from adminkit import photos_only_admin
 from imagekit import make_photos
 
-from webapp.data import file_sha256
-from webapp.locate import BoxCache
-from webapp.registry import Registry
+from webapp.files import file_sha256
+from webapp.model.registry import Registry
+from webapp.train.locate import BoxCache
 
 pytestmark = pytest.mark.slow
 
@@ -34,12 +34,7 @@ def photos(tmp_path, monkeypatch) -> list[Path]:
 
 @pytest.fixture
 def admin(make_admin_app, tmp_path, photos):
-    no_csv = tmp_path / "no-sign-mnist"
-    no_csv.mkdir()
-    app = make_admin_app(DATA_DIR=str(no_csv), PHOTOS_DIR=str(tmp_path / "photos"))
-    client = app.test_client()
-    client.environ_base["HTTP_X_CSRFTOKEN"] = login(client)
-    return client
+    return photos_only_admin(make_admin_app, tmp_path)
 
 
 def _run(admin, **params) -> dict:

@@ -1,4 +1,4 @@
-"""Label <-> letter mapping and the top letters (webapp/letters.py): the one place both the
+"""Label <-> letter mapping and the top letters (webapp/model/letters.py): the one place both the
 live answers and `signlive predict` take them from."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from webapp.letters import CLASS_LETTERS, NUM_CLASSES, letter_to_class, top_predictions
+from webapp.model.letters import CLASS_LETTERS, NUM_CLASSES, letter_to_class, top_predictions
 
 
 def test_top_predictions_most_likely_first_rounded():

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from imagekit import png, png_declaring
 
-from webapp.benchmark import camera_frame
 from webapp.config import DEFAULT_MODELS_DIR
+from webapp.serve.benchmark import camera_frame
 
 TIMEOUT = 15
 
@@ -191,7 +191,7 @@ def test_frames_from_several_clients_share_one_forward_pass(live_server):
 
 
 def test_hot_swap_keeps_the_connection_and_reports_the_new_model(live_server, tiny_models_dir):
-    from webapp.registry import ModelError
+    from webapp.model.registry import ModelError
 
     sio = live_server.connect()
     try:
@@ -241,7 +241,7 @@ def default_server(serve_app, tmp_path_factory):
 
 def test_sign_mnist_test_images_come_back_as_the_right_letter(default_server, data_dir):
     """One Sign MNIST test image per letter, scaled into a 640x480 frame's guide square."""
-    from webapp.benchmark import letter_samples
+    from webapp.train.signmnist import letter_samples
 
     sio = default_server.connect()
     try:

@@ -1,4 +1,4 @@
-"""webapp/locate.py and `signlive locate`: the hand-box cache, the locator's bookkeeping and
+"""webapp/train/locate.py and `signlive locate`: the hand-box cache, the locator's bookkeeping and
 its little photo server, and (browser-marked) MediaPipe Hands on real photos in Chromium."""
 
 from __future__ import annotations
@@ -12,10 +12,11 @@ import cv2
 import numpy as np
 import pytest
 
-from webapp import cli, config, data, locate
-from webapp.data import file_sha256
-from webapp.locate import DETECTOR, BoxCache
-from webapp.spec import ModelSpec
+from webapp import cli, config
+from webapp.files import file_sha256
+from webapp.model.spec import ModelSpec
+from webapp.train import locate, photofolder
+from webapp.train.locate import DETECTOR, BoxCache
 
 A, B, C = "a" * 64, "b" * 64, "c" * 64
 
@@ -280,7 +281,7 @@ def test_signlive_locate_on_real_photos(tmp_path: Path, capsys) -> None:
     assert code == 0
     assert out.startswith("5 photos: 5 already located, 0 located now (0 with a hand)")
     # ...and the boxes drive the hand crop (the wall falls back to the guide square).
-    ds = data.load_photo_folder(folder, spec=ModelSpec(28, "hand"), boxes=cache)
+    ds = photofolder.load_photo_folder(folder, spec=ModelSpec(28, "hand"), boxes=cache)
     assert len(ds) == 5 and "hand found in 4" in ds.description
 
     # A photo reads the same whatever the locator saw before it (MediaPipe would otherwise

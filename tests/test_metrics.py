@@ -12,7 +12,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from webapp.benchmark import camera_frame
+from webapp.serve.benchmark import camera_frame
 
 TIMEOUT = 15
 MARKER = b"PRIVATE-FRAME-CONTENT-7f3a9c"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from webapp import nets
-from webapp.letters import NUM_CLASSES
+from webapp.model import nets
+from webapp.model.letters import NUM_CLASSES
 
 
 def _blocks(model) -> list[str]:

@@ -1,4 +1,4 @@
-"""Photo folders under a named split (webapp/data.py): held-out sources are never read,
+"""Photo folders under a named split (webapp/signmnist.py): held-out sources are never read,
 validation sources validate, CSV + photos mix, and the hand crop follows cached boxes."""
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 from imagekit import make_photos
 
-from webapp import data, splits
-from webapp.data import file_sha256
-from webapp.letters import letter_to_class
-from webapp.locate import BoxCache
-from webapp.preprocess import hand_square, preprocess
-from webapp.spec import ModelSpec
-from webapp.training import ConfigError, TrainConfig
+from webapp.files import DataError, file_sha256
+from webapp.model.letters import letter_to_class
+from webapp.model.preprocess import hand_square, preprocess
+from webapp.model.spec import ModelSpec
+from webapp.train import negatives, photofolder, splits, trainingsets
+from webapp.train.locate import BoxCache
+from webapp.train.training import ConfigError, TrainConfig
 
 HAND28 = ModelSpec(28, "hand")  # a 28 px hand-crop model
 
@@ -44,7 +44,7 @@ def split_photos(tmp_path: Path) -> Path:
 
 def _files(root: Path, sources: list[str]) -> list[Path]:
     """The photos of `sources` in the order a folder is read (letter, then name)."""
-    return [p for p in sorted(root.glob("*/*.jpg")) if data.photo_source(p) in sources]
+    return [p for p in sorted(root.glob("*/*.jpg")) if photofolder.photo_source(p) in sources]
 
 
 def _expected(files: list[Path], **kwargs) -> np.ndarray:
@@ -56,14 +56,15 @@ def _expected(files: list[Path], **kwargs) -> np.ndarray:
 
 def test_held_out_sources_are_never_read(split_photos: Path, monkeypatch) -> None:
     reads: list[str] = []
-    real = data._load_photo
+    real = photofolder._load_photo
 
     def counting(item, *args):
-        reads.append(data.photo_source(item))
+        reads.append(photofolder.photo_source(item))
         return real(item, *args)
 
-    monkeypatch.setattr(data, "_load_photo", counting)
-    sets = data.load_training_data(None, spec=ModelSpec(28), photos=split_photos, split="photos-v1")
+    monkeypatch.setattr(photofolder, "_load_photo", counting)
+    sets = trainingsets.load_training_data(None, spec=ModelSpec(28), photos=split_photos,
+                                           split="photos-v1")
     assert sorted(set(reads)) == sorted(VALIDATION + TRAIN) and len(reads) == 18
     # Train = the train sources, validation = the validation sources, and for photos alone the
     # test is the validation set (the held-out ones are for `signlive evaluate` only).
@@ -80,7 +81,7 @@ def test_held_out_sources_are_never_read(split_photos: Path, monkeypatch) -> Non
     # Held-out photos turned to garbage change nothing: not read, not skipped, not hashed.
     for path in _files(split_photos, HELD_OUT):
         path.write_bytes(b"\x89PNG\r\n\x1a\n not a photo any more")
-    again = data.load_training_data(None, spec=ModelSpec(28), photos=split_photos,
+    again = trainingsets.load_training_data(None, spec=ModelSpec(28), photos=split_photos,
                                     split="photos-v1")
     assert again.sha256 == sets.sha256 and len(again.sha256) == 64
     np.testing.assert_array_equal(again.x_train, sets.x_train)
@@ -91,7 +92,8 @@ def test_held_out_sources_are_never_read(split_photos: Path, monkeypatch) -> Non
 
 
 def test_a_photo_folder_given_as_the_data_path_uses_the_split(split_photos: Path) -> None:
-    sets = data.load_training_data(split_photos, spec=ModelSpec(28))  # the default split: photos-v1
+    # the default split: photos-v1
+    sets = trainingsets.load_training_data(split_photos, spec=ModelSpec(28))
     assert len(sets.x_train) == 12 and len(sets.x_val) == 6
     assert set(sets.test.sources) == set(VALIDATION)
 
@@ -99,18 +101,18 @@ def test_a_photo_folder_given_as_the_data_path_uses_the_split(split_photos: Path
 def test_a_folder_of_only_validation_or_held_out_sources(tmp_path: Path) -> None:
     only_val = tmp_path / "val"
     make_photos(only_val, VALIDATION + HELD_OUT, per_letter=1)
-    with pytest.raises(data.DataError, match="only validation sources of split photos-v1"):
-        data.load_training_data(None, photos=only_val, split="photos-v1")
+    with pytest.raises(DataError, match="only validation sources of split photos-v1"):
+        trainingsets.load_training_data(None, photos=only_val, split="photos-v1")
     only_held = tmp_path / "held"
     make_photos(only_held, HELD_OUT, per_letter=1)
-    with pytest.raises(data.DataError, match="no usable images"):
-        data.load_training_data(None, photos=only_held, split="photos-v1")
+    with pytest.raises(DataError, match="no usable images"):
+        trainingsets.load_training_data(None, photos=only_held, split="photos-v1")
 
 
 def test_a_folder_sharing_no_source_with_the_split_draws_its_own_test(tmp_path: Path) -> None:
     root = tmp_path / "photos"
     make_photos(root, ["cam", "phone", "studio", "web"], per_letter=2)
-    sets = data.load_training_data(None, photos=root, split="photos-v1", val_fraction=0.0)
+    sets = trainingsets.load_training_data(None, photos=root, split="photos-v1", val_fraction=0.0)
     assert "held-out test, sources" in sets.test.description
     held = set(sets.test.sources)
     assert held and len(sets.test) == 6 * len(held)  # whole sources: 3 letters x 2 photos
@@ -118,13 +120,13 @@ def test_a_folder_sharing_no_source_with_the_split_draws_its_own_test(tmp_path: 
 
 
 def test_unknown_split_and_nothing_to_train_on(split_photos: Path, tmp_path: Path) -> None:
-    with pytest.raises(data.DataError, match="unknown split 'photos-v0'; known: .*photos-v1"):
-        data.load_training_data(None, photos=split_photos, split="photos-v0")
-    with pytest.raises(data.DataError, match="nothing to train on"):
-        data.load_training_data(None)
+    with pytest.raises(DataError, match="unknown split 'photos-v0'; known: .*photos-v1"):
+        trainingsets.load_training_data(None, photos=split_photos, split="photos-v0")
+    with pytest.raises(DataError, match="nothing to train on"):
+        trainingsets.load_training_data(None)
     (tmp_path / "empty").mkdir()
-    with pytest.raises(data.DataError, match="no sign_mnist_train.csv"):
-        data.load_training_data(tmp_path / "empty", photos=split_photos)
+    with pytest.raises(DataError, match="no sign_mnist_train.csv"):
+        trainingsets.load_training_data(tmp_path / "empty", photos=split_photos)
 
 
 # ---------------------------------------------------------------------------- CSV + photos
@@ -145,7 +147,7 @@ def _csv_folder(folder: Path) -> Path:
 def test_csv_and_photos_mix(split_photos: Path, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("SIGNLIVE_CACHE", "off")
     csv_dir = _csv_folder(tmp_path / "csv")
-    sets = data.load_training_data(csv_dir, spec=ModelSpec(28), photos=split_photos,
+    sets = trainingsets.load_training_data(csv_dir, spec=ModelSpec(28), photos=split_photos,
                                    split="photos-v1", val_fraction=0.2, seed=0)
     # CSV: 20 rows -> 16 train + 4 validation (2 of each letter); photos: 12 train + 6 val.
     assert sets.x_train.shape == (28, 28, 28, 1) and sets.x_val.shape == (10, 28, 28, 1)
@@ -159,8 +161,8 @@ def test_csv_and_photos_mix(split_photos: Path, tmp_path: Path, monkeypatch) -> 
     assert len(sets.test) == 3 and sets.test.paths is None
     assert sets.test.y.tolist() == [letter_to_class("Y")] * 3
     assert " + " in sets.description and "split photos-v1" in sets.description
-    photos_only = data.load_training_data(None, spec=ModelSpec(28), photos=split_photos)
-    csv_only = data.load_training_data(csv_dir, val_fraction=0.2)
+    photos_only = trainingsets.load_training_data(None, spec=ModelSpec(28), photos=split_photos)
+    csv_only = trainingsets.load_training_data(csv_dir, val_fraction=0.2)
     assert len({sets.sha256, photos_only.sha256, csv_only.sha256}) == 3
 
 
@@ -202,34 +204,35 @@ def _box_cache(root: Path, path: Path | None) -> BoxCache:
 
 def test_hand_crop_needs_located_photos(hand_photos: Path, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("SIGNLIVE_CACHE", str(tmp_path / "empty-cache"))
-    with pytest.raises(data.DataError) as info:
-        data.load_training_data(None, spec=HAND28, photos=hand_photos, split="photos-v1")
+    with pytest.raises(DataError) as info:
+        trainingsets.load_training_data(None, spec=HAND28, photos=hand_photos, split="photos-v1")
     message = str(info.value)
     assert f"signlive locate {hand_photos}" in message and "3 of 3 photos" in message
-    with pytest.raises(data.DataError, match="4 of 4 photos have no hand box yet"):
-        data.load_photo_folder(hand_photos, spec=HAND28, boxes=BoxCache(None))
+    with pytest.raises(DataError, match="4 of 4 photos have no hand box yet"):
+        photofolder.load_photo_folder(hand_photos, spec=HAND28, boxes=BoxCache(None))
     # One photo missing is enough to refuse (a partly located folder is not silently mixed).
     partial = _box_cache(hand_photos, None)
-    with pytest.raises(data.DataError, match="1 of 4 photos .* run `signlive locate"):
-        data.load_photo_folder(hand_photos, spec=HAND28, boxes=partial)
+    with pytest.raises(DataError, match="1 of 4 photos .* run `signlive locate"):
+        photofolder.load_photo_folder(hand_photos, spec=HAND28, boxes=partial)
 
 
 def test_hand_crop_follows_the_cached_box(hand_photos: Path, tmp_path: Path, monkeypatch) -> None:
-    from webapp import locate
+    from webapp.train import locate
 
     monkeypatch.setenv("SIGNLIVE_CACHE", str(tmp_path / "cache"))
     cache = _box_cache(hand_photos, locate.default_cache_path())
     cache.save()
     assert cache.path.parent == tmp_path / "cache"
 
-    sets = data.load_training_data(None, spec=HAND28, photos=hand_photos, split="photos-v1")
+    sets = trainingsets.load_training_data(None, spec=HAND28, photos=hand_photos, split="photos-v1")
     # The held-out photo was never located and never needed to be.
     assert len(sets.x_train) == 2 and len(sets.x_val) == 1
     np.testing.assert_array_equal(sets.x_train[0], np.ones((28, 28, 1), np.float32))  # the box
     np.testing.assert_array_equal(sets.x_val[0], np.ones((28, 28, 1), np.float32))
     # No hand found -> the guide square, exactly what crop "guide" gives for that photo.
     no_hand = hand_photos / "B" / "hackmit_1.png"
-    guide = data.load_training_data(None, spec=ModelSpec(28), photos=hand_photos, split="photos-v1")
+    guide = trainingsets.load_training_data(None, spec=ModelSpec(28), photos=hand_photos,
+                                            split="photos-v1")
     np.testing.assert_array_equal(sets.x_train[1], guide.x_train[1])
     np.testing.assert_array_equal(sets.x_train[1], preprocess(no_hand.read_bytes()))
     assert 0.3 < sets.x_train[1].mean() < 0.7  # noise, not a blank
@@ -242,38 +245,38 @@ def test_hand_crop_with_explicit_boxes(hand_photos: Path) -> None:
     cache = _box_cache(hand_photos, None)
     held = hand_photos / "A" / "mariia00_1.png"
     cache.boxes[file_sha256(held)] = (1000, 1000, 5, 5)  # outside its 160x120 frame
-    ds = data.load_photo_folder(hand_photos, spec=HAND28, boxes=cache)
+    ds = photofolder.load_photo_folder(hand_photos, spec=HAND28, boxes=cache)
     assert [Path(p).name for p in ds.paths] == ["jbhumika_1.png", "hackmit_1.png",
                                                 "kennethowen26_1.png"]
     assert len(ds.skipped) == 1 and ds.skipped[0].startswith(f"{held}: box ")
     assert "outside the 160x120 frame" in ds.skipped[0]
     assert ds.x[0].min() == 1.0 and ds.x[2].min() == 1.0
     # crop "guide" ignores any boxes; `sources` filters before anything is read.
-    guide = data.load_photo_folder(hand_photos, spec=ModelSpec(28), boxes=cache,
+    guide = photofolder.load_photo_folder(hand_photos, spec=ModelSpec(28), boxes=cache,
                                    sources=lambda s: s != "mariia00")
     np.testing.assert_array_equal(guide.x, _expected([hand_photos / r for r in HAND_FILES]))
 
 
 def test_is_photo_folder(split_photos: Path, tmp_path: Path) -> None:
-    assert data.is_photo_folder(split_photos)
-    assert data.is_photo_folder(str(split_photos))
-    assert not data.is_photo_folder(_csv_folder(tmp_path / "csv"))
+    assert photofolder.is_photo_folder(split_photos)
+    assert photofolder.is_photo_folder(str(split_photos))
+    assert not photofolder.is_photo_folder(_csv_folder(tmp_path / "csv"))
     (tmp_path / "plain").mkdir()
     (tmp_path / "plain" / "lower").mkdir()
-    assert not data.is_photo_folder(tmp_path / "plain")
-    assert not data.is_photo_folder(tmp_path / "nowhere")
-    assert not data.is_photo_folder(split_photos / "A" / "hackmit_0.jpg")
+    assert not photofolder.is_photo_folder(tmp_path / "plain")
+    assert not photofolder.is_photo_folder(tmp_path / "nowhere")
+    assert not photofolder.is_photo_folder(split_photos / "A" / "hackmit_0.jpg")
 
 
 def test_load_dataset_passes_crop_and_sources(hand_photos: Path, split_photos: Path,
                                               tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("SIGNLIVE_CACHE", str(tmp_path / "no-boxes"))
-    only = data.load_dataset(split_photos, sources=lambda s: s in HELD_OUT)
+    only = trainingsets.load_dataset(split_photos, sources=lambda s: s in HELD_OUT)
     assert sorted(set(only.sources)) == sorted(HELD_OUT) and len(only) == 12
     boxes = _box_cache(hand_photos, None)
-    with pytest.raises(data.DataError, match="signlive locate"):  # the default cache is empty
-        data.load_dataset(hand_photos, spec=HAND28, sources=lambda s: s == "jbhumika")
-    hand = data.load_photo_folder(hand_photos, spec=HAND28, boxes=boxes,
+    with pytest.raises(DataError, match="signlive locate"):  # the default cache is empty
+        trainingsets.load_dataset(hand_photos, spec=HAND28, sources=lambda s: s == "jbhumika")
+    hand = photofolder.load_photo_folder(hand_photos, spec=HAND28, boxes=boxes,
                                   sources=lambda s: s == "jbhumika")
     assert len(hand) == 1 and hand.x.min() == 1.0
 
@@ -323,7 +326,7 @@ def test_room_crops_stay_clear_of_the_hand_and_the_arm(tmp_path: Path) -> None:
     cache = BoxCache(tmp_path / "boxes.json")
     for i, photo in enumerate(photos):
         cache.boxes[file_sha256(photo)] = (100 + 10 * i, 60, 30, 50)
-    crops = data.room_crops([str(p) for p in photos], 12, 32, seed=3, boxes=cache)
+    crops = negatives.room_crops([str(p) for p in photos], 12, 32, seed=3, boxes=cache)
     assert crops.shape[1:] == (32, 32, 1)
     assert 4 <= len(crops) <= 8  # at most one crop a photo
     assert crops.max() < 30 / 255  # never a white (hand or arm) pixel
@@ -336,5 +339,5 @@ def test_room_crops_skip_cropped_hands_and_photos_without_a_hand(tmp_path: Path)
     cache = BoxCache(tmp_path / "boxes.json")
     cache.boxes[file_sha256(big)] = (40, 20, 200, 200)
     cache.boxes[file_sha256(none)] = None
-    crops = data.room_crops([str(big), str(none), str(unknown)], 5, 28, boxes=cache)
+    crops = negatives.room_crops([str(big), str(none), str(unknown)], 5, 28, boxes=cache)
     assert crops.shape == (0, 28, 28, 1)

@@ -10,10 +10,11 @@ import pytest
 from adminkit import login, wait_for
 from imagekit import make_photos
 
-from webapp import data, files
-from webapp.data import file_sha256
-from webapp.locate import BoxCache, default_cache_path
-from webapp.photostatus import PhotoFolderStatus
+from webapp import files
+from webapp.admin.photostatus import PhotoFolderStatus
+from webapp.files import file_sha256
+from webapp.train import photofolder
+from webapp.train.locate import BoxCache, default_cache_path
 
 
 @pytest.fixture
@@ -78,8 +79,8 @@ def test_the_folder_is_listed_and_hashed_only_when_something_changed(
     folder = tmp_path / "photos"
     photos = make_photos(folder, ["cam", "phone"], letters="AB", per_letter=2)
     listings, opened = [], []
-    real_list, real_open = data.list_photos, Path.open
-    monkeypatch.setattr(data, "list_photos", lambda f: listings.append(f) or real_list(f))
+    real_list, real_open = photofolder.list_photos, Path.open
+    monkeypatch.setattr(photofolder, "list_photos", lambda f: listings.append(f) or real_list(f))
     monkeypatch.setattr(Path, "open", lambda p, *args, **kwargs: opened.append(p)
                         or real_open(p, *args, **kwargs))
 
@@ -139,8 +140,9 @@ def test_the_dashboard_shows_the_photo_folder(make_admin_app, tmp_path, box_cach
     config = json.loads(page.split('id="admin-config">', 1)[1].split("</script>", 1)[0])
     assert config["train_on"] == ["csv", "photos", "both"]
     assert config["crops"] == ["guide", "hand"] and "photos-v1" in config["splits"]
+    # The form opens on the real-world recipe (what the shipped model was made with).
     assert {k: config["defaults"][k] for k in ("train_on", "crop", "split", "input_size")} == {
-        "train_on": "csv", "crop": "hand", "split": "photos-v1", "input_size": 28}
+        "train_on": "both", "crop": "hand", "split": "photos-v1", "input_size": 56}
 
     def coverage():
         status = client.get("/api/data").get_json()["photos"]

@@ -1,4 +1,5 @@
-"""webapp/preprocess.py: the one frame -> model-input path, on good frames and hostile bytes."""
+"""webapp/model/preprocess.py: the one frame -> model-input path, on good frames and hostile
+bytes."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from webapp.preprocess import (
+from webapp.model.preprocess import (
     DEFAULT_CROP_FRACTION,
     FrameError,
     Square,

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from modelkit import tiny_model
 
-from webapp import registry
-from webapp.registry import ModelError, Registry, check_name, load_model_file
+from webapp.model import registry
+from webapp.model.registry import ModelError, Registry, check_name, load_model_file
 
 
 @pytest.fixture()

@@ -97,7 +97,7 @@ def test_an_activation_on_one_server_reaches_the_clients_of_the_other(redis_url,
 
         # Every emit goes through Redis to the clients of every server, so each page hears
         # the announcement twice: from the server that swapped on the admin's request, and
-        # from the other one, which swapped on hearing of it (webapp/scaleout.py).
+        # from the other one, which swapped on hearing of it (webapp/serve/scaleout.py).
         for page in pages:
             wait_for(lambda p=page: p.models.count("other") == 2, 20,
                      "the model announcements of both servers")

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from modelkit import tiny_model
 
-from webapp.handshape import FEATURES, FEATURES_VERSION, NUM_LANDMARKS, Hand
-from webapp.letters import CLASS_LETTERS
-from webapp.preprocess import DEFAULT_CROP_FRACTION, FrameError, preprocess
-from webapp.registry import ModelError, Registry
-from webapp.spec import INPUT_SIZE_RANGE, ModelSpec, SpecError
+from webapp.model.handshape import FEATURES, FEATURES_VERSION, NUM_LANDMARKS, Hand
+from webapp.model.letters import CLASS_LETTERS
+from webapp.model.preprocess import DEFAULT_CROP_FRACTION, FrameError, preprocess
+from webapp.model.registry import ModelError, Registry
+from webapp.model.spec import INPUT_SIZE_RANGE, ModelSpec, SpecError
 
 HAND = Hand(tuple((200.0 + 4 * i, 150.0 + 3 * i, -0.1 * i) for i in range(NUM_LANDMARKS)))
 BOX = (180.0, 120.0, 120.0, 140.0)

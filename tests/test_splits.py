@@ -1,4 +1,4 @@
-"""webapp/splits: the named, versioned photo split that real-world accuracy is measured on."""
+"""webapp/train/splits: the named, versioned photo split that real-world accuracy is measured on."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from webapp import config, splits
+from webapp import config
+from webapp.train import splits
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Word suggestions (webapp/suggest.py): candidates from the shipped word list, ranked with
+"""Word suggestions (webapp/serve/suggest.py): candidates from the shipped word list, ranked with
 the probabilities the decoder saw of each letter, not only the committed string."""
 
 from __future__ import annotations
@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from webapp.decoder import Letter
-from webapp.letters import NUM_CLASSES, letter_to_class
-from webapp.suggest import Lexicon, alignment_cost
+from webapp.model.letters import NUM_CLASSES, letter_to_class
+from webapp.serve.decoder import Letter
+from webapp.serve.suggest import Lexicon, alignment_cost
 
 
 def seen(spelled: str, p: float = 0.8, second: dict[int, str] | None = None) -> list[Letter]:

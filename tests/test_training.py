@@ -13,8 +13,8 @@ import pytest
 from imagekit import make_photos
 
 from webapp import cli
-from webapp.registry import Registry
-from webapp.training import ConfigError, TrainConfig, TrainingCancelled, train
+from webapp.model.registry import Registry
+from webapp.train.training import ConfigError, TrainConfig, TrainingCancelled, train
 
 METADATA_KEYS = {
     "name", "arch", "letters", "input_size", "crop_fraction", "test_accuracy", "per_class",
@@ -116,9 +116,9 @@ def test_negatives_train_hand_free_pictures_towards_a_flat_answer(tmp_path, data
     cross-entropy over probability vectors; validation and test stay the real letters."""
     import numpy as np
 
-    from webapp import data
-    from webapp.letters import NUM_CLASSES
-    from webapp.training import _with_negatives
+    from webapp.model.letters import NUM_CLASSES
+    from webapp.train import negatives
+    from webapp.train.training import _with_negatives
 
     x = np.zeros((10, 28, 28, 1), np.float32)
     y = np.arange(10, dtype=np.int32)
@@ -126,7 +126,7 @@ def test_negatives_train_hand_free_pictures_towards_a_flat_answer(tmp_path, data
     assert count == 5 and x2.shape == (15, 28, 28, 1) and y2.shape == (15, NUM_CLASSES)
     np.testing.assert_array_equal(y2[:10].argmax(axis=1), y)
     np.testing.assert_allclose(y2[10:], 1 / NUM_CLASSES)
-    np.testing.assert_array_equal(x2[10:], data.hand_free_images(5, 28, 0))
+    np.testing.assert_array_equal(x2[10:], negatives.hand_free_images(5, 28, 0))
     assert xv.shape == (4, 28, 28, 1) and yv.shape == (4, NUM_CLASSES)
 
     result = train(small(tmp_path, data_dir, negatives=0.5, name="negs"))

@@ -4,7 +4,7 @@ The cold-start drop of the live page (issue 'spelling', item 4: the page's conso
 "Data frame received after close" and it reconnected with a new session) came from this
 path: when engine.io's WebSocket handler ends, Werkzeug used to keep reading the hijacked
 socket as a keep-alive HTTP connection, parse the client's next frames as a request and write
-an HTML 400 page into the WebSocket stream, and never close it (webapp/serving.py). Here the
+an HTML 400 page into the WebSocket stream, and never close it (webapp/serve/server.py). Here the
 handler is made to end on purpose (an upgrade probe that fails, the server ending the
 session), the client goes on sending frames as a busy page would, and what comes back must be
 WebSocket frames only, followed by the end of the connection.

@@ -16,8 +16,16 @@ from pathlib import Path
 from flask import Flask
 from flask_socketio import SocketIO
 
-from webapp import config
-from webapp.decoder import DecoderSettings
+from webapp import config, metrics, security
+from webapp.admin import dashboard
+from webapp.device import describe
+from webapp.model.registry import ModelError, Registry, load_model_file
+from webapp.serve import pages, scaleout
+from webapp.serve.decoder import DecoderSettings
+from webapp.serve.forward import prepare
+from webapp.serve.inference import InferenceService
+from webapp.serve.live import LiveNamespace
+from webapp.serve.suggest import Lexicon
 
 socketio = SocketIO()
 log = logging.getLogger("signlive")
@@ -75,7 +83,6 @@ def load_active_model(registry, name: str):
 
     Raises ModelError when neither loads: the server must refuse to start then.
     """
-    from webapp.registry import ModelError, load_model_file
 
     try:
         return registry.load(name)
@@ -96,7 +103,7 @@ def load_active_model(registry, name: str):
 
 def create_app(test_config: dict | None = None) -> Flask:
     """The Flask app with the live server; `test_config` overrides the environment's settings."""
-    root = Path(__file__).resolve().parent.parent
+    root = config.PROJECT_ROOT
     app = Flask(__name__, static_folder=str(root / "static"),
                 template_folder=str(root / "templates"), instance_relative_config=True,
                 # The instance folder (run history, password hash): tests give each app its
@@ -120,11 +127,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     decoder_settings = DecoderSettings(settle_ms=float(app.config["STABLE_MS"]),
                                        confidence=float(app.config["CONFIDENCE_THRESHOLD"]))
 
-    from webapp.device import describe
-    from webapp.inference import InferenceService, prepare
-    from webapp.live import LiveNamespace
-    from webapp.registry import Registry
-    from webapp.suggest import Lexicon
 
     device = describe()
     registry = Registry(app.config["MODELS_DIR"])
@@ -161,10 +163,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.extensions["signlive"] = Signlive(registry, inference, live, socketio.server,
                                           time.monotonic())
 
-    from webapp import admin, metrics, pages, scaleout, security
 
     app.register_blueprint(pages.bp)  # /, /kiosk, /healthz
-    admin.init_app(app)  # login, dashboard, /api/, the /admin namespace, training jobs
+    dashboard.init_app(app)  # login, dashboard, /api/, the /admin namespace, training jobs
     security.init_app(app)  # security headers, generic error pages
     metrics.init_app(app)
     scaleout.init_app(app)  # with SIGNLIVE_MESSAGE_QUEUE: activations reach every server

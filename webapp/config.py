@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from webapp.decoder import DecoderSettings
-
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA_DIR = (PROJECT_ROOT.parent / "shared" / "data").resolve()
 DEFAULT_PHOTOS_DIR = (PROJECT_ROOT.parent / "shared" / "photos").resolve()
 DEFAULT_MODELS_DIR = PROJECT_ROOT / "models"
 DEFAULT_MODEL_NAME = "default"
+# How long the stream decoder needs a letter read steadily to spell it (webapp/serve/decoder.py,
+# chosen on validation recordings: docs/RESULTS.md); SIGNLIVE_STABLE_MS overrides it.
+DEFAULT_SETTLE_MS = 150
 
 
 def data_dir(override: str | os.PathLike | None = None) -> Path:
@@ -73,9 +74,8 @@ def from_environment() -> dict:
         "CORS_ORIGINS": os.environ.get("SIGNLIVE_CORS_ORIGINS", ""),
         "MESSAGE_QUEUE": os.environ.get("SIGNLIVE_MESSAGE_QUEUE", ""),
         "ADMIN_PASSWORD": os.environ.get("SIGNLIVE_ADMIN_PASSWORD", ""),
-        # What the live and kiosk pages do (webapp/pages.py hands these to the browser):
-        # how long the stream decoder needs a letter read steadily to spell it (webapp/decoder.py)
-        "STABLE_MS": _env_int("SIGNLIVE_STABLE_MS", round(DecoderSettings.settle_ms), 50, 10_000),
+        # What the live and kiosk pages do (webapp/serve/pages.py hands these to the browser):
+        "STABLE_MS": _env_int("SIGNLIVE_STABLE_MS", DEFAULT_SETTLE_MS, 50, 10_000),
         "SUGGESTIONS": _env_int("SIGNLIVE_SUGGESTIONS", 1, 0, 1),  # 1: word suggestions
         "FPS_CAP": _env_int("SIGNLIVE_FPS_CAP", 15, 1, 60),  # frames a second sent at most
         "IDLE_CLEAR_S": _env_int("SIGNLIVE_IDLE_CLEAR_S", 30, 1, 86_400),  # kiosk idle clear

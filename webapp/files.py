@@ -2,8 +2,8 @@
 a file's sha256 (remembered per path, size and mtime) and a photo set's digest lines, and
 DataError, the error for a data file or folder that cannot be used.
 
-Below webapp/data.py and webapp/locate.py, which both need these (the parse cache and the
-photos' box cache), so neither has to import the other to get them.
+Below the data sets (webapp/train/) and webapp/train/locate.py, which both need these (the
+parse cache and the photos' box cache), so neither has to import the other to get them.
 """
 
 from __future__ import annotations

@@ -166,7 +166,7 @@ def init_app(app: Flask) -> None:
 def require_production_settings(app: Flask) -> None:
     """Refuse (ValueError) to serve production with a placeholder SECRET_KEY or in debug mode.
 
-    webapp.auth replaces an absent or "dev" key by one generated once and kept in the instance
+    webapp.admin.auth replaces an absent or "dev" key by one generated once and kept in the instance
     folder; this check makes sure nothing weaker survives to production (gunicorn, wsgi.py).
     """
     key = app.config.get("SECRET_KEY")

@@ -15,7 +15,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 from webapp import create_app  # noqa: E402
-from webapp.registry import ModelError  # noqa: E402
+from webapp.model.registry import ModelError  # noqa: E402
 
 log = logging.getLogger("signlive")
 WORKER_BOOT_ERROR = 3  # gunicorn halts (does not respawn) on this exit status

@@ -207,44 +207,71 @@ function updateStartButton() {
 
 function syncPhotoFields() {
   const involved = photosInvolved();
-  for (const node of document.querySelectorAll(".photo-field")) {
+  for (const node of document.querySelectorAll("#run-form .photo-field")) {
     node.hidden = !involved;
     for (const input of node.querySelectorAll("select, input")) input.disabled = !involved;
   }
+  // The hand-shape branch reads the landmarks found with the hand box: hand crop only.
+  const shape = $("f-hand-shape");
+  if ($("f-crop").value !== "hand") shape.checked = false;
+  shape.disabled = !involved || $("f-crop").value !== "hand";
   renderPhotoStatus();
   updateStartButton();
 }
 
+function fillForm(values) {
+  $("f-arch").value = values.arch;
+  $("f-epochs").value = values.epochs;
+  $("f-batch").value = values.batch_size;
+  $("f-lr").value = values.learning_rate;
+  $("f-patience").value = values.early_stopping;
+  $("f-augment").checked = values.augment;
+  $("f-negatives").value = values.negatives;
+  $("f-train-on").value = values.train_on;
+  $("f-crop").value = values.crop;
+  $("f-split").value = values.split;
+  $("f-input-size").value = values.input_size;
+  $("f-hand-shape").checked = Boolean(values.hand_shape);
+  syncPhotoFields();
+}
+
 function initForm() {
   const defaults = CONFIG.defaults || {};
-  const arch = $("f-arch");
-  for (const name of CONFIG.archs || ["cnn", "resnet", "resnet50"]) {
-    arch.append(el("option", { value: name, text: name, selected: name === defaults.arch }));
-  }
-  $("f-epochs").value = defaults.epochs ?? 20;
-  $("f-batch").value = defaults.batch_size ?? 128;
-  $("f-lr").value = defaults.learning_rate ?? 0.001;
-  $("f-patience").value = defaults.early_stopping ?? 0;
-  $("f-augment").checked = defaults.augment ?? true;
-  $("f-negatives").value = defaults.negatives ?? 0.1;
+  const recipes = CONFIG.recipes || [];
+  $("f-arch").replaceChildren(...(CONFIG.archs || ["cnn", "resnet", "resnet50"]).map(
+    (name) => el("option", { value: name, text: name })));
   const choices = [
-    ["f-train-on", CONFIG.train_on || ["csv", "photos", "both"], defaults.train_on || "csv", DATA_NAMES],
-    ["f-crop", CONFIG.crops || ["guide", "hand"], defaults.crop || "hand", {}],
-    ["f-split", CONFIG.splits || [], defaults.split, {}],
+    ["f-train-on", CONFIG.train_on || ["csv", "photos", "both"], DATA_NAMES],
+    ["f-crop", CONFIG.crops || ["guide", "hand"], {}],
+    ["f-split", CONFIG.splits || [], {}],
   ];
-  for (const [id, values, chosen, names] of choices) {
-    $(id).replaceChildren(...values.map((value) => el("option", {
-      value, text: names[value] || value, selected: value === chosen,
-    })));
+  for (const [id, values, names] of choices) {
+    $(id).replaceChildren(...values.map((value) => el("option", { value, text: names[value] || value })));
   }
-  $("f-input-size").value = defaults.input_size ?? 28;
+  // A recipe fills the whole form; a field changed by hand makes it "custom".
+  $("f-recipe").replaceChildren(
+    ...recipes.map((recipe) => el("option", { value: recipe.key, text: recipe.label })),
+    el("option", { value: "custom", text: "Custom (as set below)" }));
+  $("f-recipe").value = defaults.key || "custom";
+  $("f-recipe").addEventListener("change", () => {
+    const recipe = recipes.find((r) => r.key === $("f-recipe").value);
+    if (recipe) fillForm(recipe);
+  });
+  $("run-form").addEventListener("input", (event) => {
+    if (event.target.id !== "f-recipe" && event.target.id !== "f-name" && event.target.id !== "f-limit") {
+      $("f-recipe").value = "custom";
+    }
+  });
   $("f-train-on").addEventListener("change", syncPhotoFields);
-  syncPhotoFields();
+  $("f-crop").addEventListener("change", syncPhotoFields);
+  fillForm(defaults);
   if (CONFIG.allow_limit) {
     $("limit-field").hidden = false;
     $("f-limit").value = CONFIG.train_limit || 0;
   }
   $("run-form").addEventListener("submit", startRun);
+  $("fz-epochs").value = CONFIG.fuse_epochs || 40;
+  $("fuse-form").addEventListener("submit", startFuse);
   $("cancel-btn").addEventListener("click", cancelRun);
 }
 
@@ -272,6 +299,7 @@ async function startRun(event) {
   if (photosInvolved()) {
     body.crop = $("f-crop").value;
     body.split = $("f-split").value;
+    if ($("f-hand-shape").checked) body.hand_shape = true;
   }
   const name = $("f-name").value.trim();
   if (name) body.name = name;
@@ -297,11 +325,39 @@ async function startRun(event) {
   }
 }
 
-function showFormError(message, field) {
-  const box = $("form-error");
+async function startFuse(event) {
+  event.preventDefault();
+  $("fuse-error").hidden = true;
+  const body = { kind: "fuse", base: $("fz-base").value, epochs: numberField("fz-epochs") };
+  const name = $("fz-name").value.trim();
+  if (name) body.name = name;
+  if (!body.base) {
+    showFormError("choose a hand-crop model", "base", "fuse");
+    return;
+  }
+  if (!Number.isFinite(body.epochs)) {
+    showFormError("epochs: enter a number", "epochs", "fuse");
+    return;
+  }
+  $("fuse-btn").disabled = true;
+  try {
+    const result = await api("POST", "/api/runs", body);
+    $("fz-name").value = "";
+    beginLiveRun(result.id, result.name, body);
+    flash(`Run #${result.id} started: the hand shape on ${body.base}.`, "ok");
+    await loadRuns();
+  } catch (err) {
+    showFormError(err.message, err.field, "fuse");
+  } finally {
+    $("fuse-btn").disabled = false;
+  }
+}
+
+function showFormError(message, field, form = "run") {
+  const box = $(form === "fuse" ? "fuse-error" : "form-error");
   box.textContent = message;
   box.hidden = false;
-  const input = field && $("run-form").querySelector(`[name="${CSS.escape(field)}"]`);
+  const input = field && $(`${form}-form`).querySelector(`[name="${CSS.escape(field)}"]`);
   if (input) {
     input.classList.add("invalid");
     input.focus();
@@ -352,15 +408,18 @@ function beginLiveRun(id, name, params) {
 
 /** What a run trained on: "Sign MNIST", "photos (hand crop, split photos-v1)", ... */
 function trainedOn(p) {
+  if (p?.kind === "fuse") return `hand shape on ${p.base}`;
   const on = p?.train_on || LEGACY.train_on;
   if (on === "csv") return "Sign MNIST";
   const photos = `photos (${p.crop || "hand"} crop${p.split ? `, split ${p.split}` : ""})`;
-  return on === "photos" ? photos : `Sign MNIST + ${photos}`;
+  const shape = p.hand_shape ? " + hand shape" : "";
+  return (on === "photos" ? photos : `Sign MNIST + ${photos}`) + shape;
 }
 
 /** The same, short, for table cells and chart legends: "Sign MNIST · 28 px" ("" unknown). */
 function dataShort(p) {
   if (!p) return "";
+  if (p.kind === "fuse") return `hand shape on ${p.base}`;
   const on = p.train_on || LEGACY.train_on;
   const what = on === "csv" ? "Sign MNIST" : `${on === "both" ? "both" : "photos"}, ${p.crop || "hand"} crop`;
   return `${what} · ${p.input_size ?? LEGACY.input_size} px`;
@@ -368,6 +427,7 @@ function dataShort(p) {
 
 function describeParams(p) {
   if (!p) return "";
+  if (p.kind === "fuse") return `${p.arch}, ${trainedOn(p)}, ${p.epochs} epochs`;
   const parts = [p.arch, trainedOn(p), `input ${p.input_size ?? LEGACY.input_size} px`,
     `${p.epochs} epochs`, `batch ${p.batch_size}`,
     `lr ${p.learning_rate}`, p.augment ? "augmented" : "no augmentation"];
@@ -708,10 +768,22 @@ async function loadModels() {
   }
 }
 
+function renderFuseBases(models) {
+  const select = $("fz-base");
+  const chosen = select.value;
+  const bases = models.filter((m) => m.crop === "hand" && !m.error);
+  select.replaceChildren(...bases.map((m) => el("option", {
+    value: m.name, text: m.handshape ? `${m.name} (retrain its branch)` : m.name,
+    selected: m.name === chosen,
+  })));
+  $("fuse-btn").disabled = !bases.length;
+}
+
 function renderModels(data) {
+  renderFuseBases(data.models);
   const body = $("models-table").tBodies[0];
   if (!data.models.length) {
-    body.replaceChildren(el("tr", { class: "empty" }, el("td", { colspan: 7, text: "No models in the models folder." })));
+    body.replaceChildren(el("tr", { class: "empty" }, el("td", { colspan: 8, text: "No models in the models folder." })));
     return;
   }
   body.replaceChildren(...data.models.map((m) => {
@@ -732,7 +804,8 @@ function renderModels(data) {
     return el("tr", { class: m.active ? "active-row" : "", "data-model": m.name },
       nameCell,
       el("td", { text: m.arch || "–" }),
-      el("td", { class: "num", text: pct(m.test_accuracy) }),
+      el("td", { class: "num", title: heldOutTitle(m), text: pct(m.held_out?.accuracy) }),
+      el("td", { class: "num", text: pct(m.sign_mnist) }),
       el("td", { class: "num", text: typeof m.params === "number" ? m.params.toLocaleString() : "–" }),
       el("td", { class: "num", text: bytes(m.size) }),
       el("td", { class: "small", text: when(m.trained_at || m.created) }),
@@ -740,7 +813,39 @@ function renderModels(data) {
   }));
 }
 
+function heldOutTitle(m) {
+  if (!m.held_out) return "not scored: signlive evaluate --record scores it";
+  return `${m.held_out.n} photos of split ${m.held_out.split}; raw webcam ${pct(m.held_out.raw_webcam)}`;
+}
+
+// Activating a model that reads the held-out photos worse than the one serving asks first,
+// with both figures (a model never scored on them asks too: its figure is unknown).
+function activationWarning(name) {
+  const chosen = state.models.find((m) => m.name === name);
+  const active = state.models.find((m) => m.active);
+  const activeFigure = active?.held_out?.accuracy;
+  if (!chosen || !active || typeof activeFigure !== "number") return null;
+  const figure = chosen.held_out?.accuracy;
+  if (typeof figure === "number" && figure >= activeFigure) return null;
+  const chosenText = typeof figure === "number" ? pct(figure) : "an unknown share (never scored)";
+  return `${name} reads ${chosenText} of the held-out photos; ${active.name}, serving now, ` +
+    `reads ${pct(activeFigure)}. Serve ${name} anyway?`;
+}
+
+/** An in-page yes/no question (the <dialog> under the models table): resolves to true on yes. */
+function confirmDialog(text) {
+  const dialog = $("confirm-dialog");
+  $("confirm-text").textContent = text;
+  return new Promise((resolve) => {
+    dialog.addEventListener("close", () => resolve(dialog.returnValue === "ok"), { once: true });
+    dialog.returnValue = "";
+    dialog.showModal();
+  });
+}
+
 async function activate(name) {
+  const warning = activationWarning(name);
+  if (warning && !(await confirmDialog(warning))) return;
   flash(`Loading ${name}…`);
   try {
     const result = await api("POST", `/api/models/${encodeURIComponent(name)}/activate`);

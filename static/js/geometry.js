@@ -8,7 +8,7 @@ export function roundHalfEven(x) {
 }
 
 /**
- * The centered guide square in frame pixels: the same formula as webapp/preprocess.py
+ * The centered guide square in frame pixels: the same formula as webapp/model/preprocess.py
  * guide_square(): side = round(crop_fraction * shorter side), x = (width - side) // 2.
  */
 export function guideSquare(width, height, cropFraction) {

@@ -1,6 +1,6 @@
 // Where the hand is in a frame: MediaPipe Hands (vendored in static/vendor, runs offline in
 // the page) -> the box around its 21 landmarks, in frame pixels. The server crops a square
-// around that box (webapp/preprocess.py hand_square) before the resize.
+// around that box (webapp/model/preprocess.py hand_square) before the resize.
 //
 // One localization method: the live and kiosk pages call this module on the very canvas they
 // encode, and `signlive locate` runs it over the photo sets in headless Chromium

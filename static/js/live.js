@@ -98,7 +98,7 @@ $("btn-copy").addEventListener("click", async () => {
 });
 
 // --- word suggestions ----------------------------------------------------------------------
-// When the hand drops after a word the server offers up to 3 words (webapp/suggest.py); one
+// When the hand drops after a word the server offers up to 3 words (webapp/serve/suggest.py); one
 // replaces the spelled word only when the user picks it (a click, or 1-3): names are what
 // people fingerspell most. Any new letter or edit withdraws the offer.
 const suggestionBox = $("suggestions");

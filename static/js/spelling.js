@@ -1,5 +1,5 @@
 // The transcript the page shows: letters the server's stream decoder committed
-// (webapp/decoder.py reads the frames; the page only writes down what it commits), edited by
+// (webapp/serve/decoder.py reads the frames; the page only writes down what it commits), edited by
 // the user with Space, Backspace, Clear and by picking a suggested word. Pure logic, no DOM,
 // so it can be unit-tested in a page.
 

@@ -31,7 +31,7 @@ import numpy as np
 import pytest
 from y4m import FPS, HEIGHT, WIDTH, write_y4m
 
-from webapp.preprocess import hand_square
+from webapp.model.preprocess import hand_square
 
 ROOT = Path(__file__).resolve().parents[2]
 ASPECT = WIDTH / HEIGHT
@@ -88,7 +88,7 @@ def photos_for_scenes(model: Path) -> Path:
 
 def held_out_webcam_sources() -> list[str]:
     """The held-out raw-webcam sources of the default photo split (person, room, webcam)."""
-    from webapp import splits
+    from webapp.train import splits
 
     split = splits.load()
     return sorted(split.held_out & split.raw_webcam)
@@ -96,7 +96,7 @@ def held_out_webcam_sources() -> list[str]:
 
 class Located(NamedTuple):
     """What `signlive locate` found in one image: the hand box ([x, y, w, h] in its pixels)
-    and the landmarks (webapp.handshape.Hand), or None for both when no hand was found."""
+    and the landmarks (webapp.model.handshape.Hand), or None for both when no hand was found."""
 
     box: tuple | None
     hand: Any
@@ -105,8 +105,8 @@ class Located(NamedTuple):
 def locate_images(images: dict[str, bytes], workdir: Path) -> dict[str, Located]:
     """{"<LETTER>/<name>.jpg": encoded bytes} -> what `signlive locate` finds in each, run on
     a folder and cache under `workdir`."""
-    from webapp.data import file_sha256
-    from webapp.locate import BoxCache
+    from webapp.files import file_sha256
+    from webapp.train.locate import BoxCache
 
     folder = workdir / "photos"
     for rel, data in images.items():

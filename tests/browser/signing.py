@@ -152,10 +152,10 @@ def readable_photos(photos: Path, letters: set[str], workdir: Path, model_path: 
     """{(source, letter): [Shot, ...]}: photos of the held-out sources (or `sources`) that the
     page's locator finds a hand in and the model reads right (>= THRESHOLD) from what the page
     would send of them."""
-    from webapp import splits
-    from webapp.evaluation import predict_probs
-    from webapp.letters import letter_to_class
-    from webapp.registry import load_model_file
+    from webapp.model.letters import letter_to_class
+    from webapp.model.registry import load_model_file
+    from webapp.train import splits
+    from webapp.train.evaluation import predict_probs
 
     sources = sorted(sources or splits.load().held_out)
     candidates = {f"{letter}/{path.name}": (source, letter, path)

@@ -18,7 +18,9 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 @pytest.fixture
 def server(tmp_path):
     models = tmp_path / "models"
-    register(models, "default")
+    held_out = {"split": "photos-v1", "n": 5245, "raw_webcam": 0.88, "photos_sha256": "0" * 64}
+    register(models, "default", held_out={**held_out, "accuracy": 0.9091})
+    register(models, "weaker", seed=1, held_out={**held_out, "accuracy": 0.5112})
     app = create_app(settings(tmp_path, models, TRAIN_LIMIT=800))
     with LiveServer(app) as live:
         yield live
@@ -43,7 +45,8 @@ def page():
 
 
 def _run_from_form(page, name: str, epochs: int, lr: str) -> None:
-    page.select_option("#f-arch", "cnn")
+    page.select_option("#f-recipe", "article-cnn")  # Sign MNIST alone: no photo folder here
+    assert page.input_value("#f-train-on") == "csv" and page.input_value("#f-input-size") == "28"
     page.fill("#f-epochs", str(epochs))
     page.fill("#f-batch", "32")
     page.fill("#f-lr", lr)
@@ -74,8 +77,29 @@ def test_admin_dashboard_trains_and_charts_live(server, page, artifacts_dir):
     page.wait_for_selector(".data-ok", timeout=15_000)
     page.wait_for_selector("#conn[data-state=connected]", timeout=15_000)
     assert "active" in page.text_content("#models-table tr[data-model=default]")
+    # The form opens on the real-world recipe; the table puts the held-out photos first.
+    assert page.input_value("#f-recipe") == "real-world"
+    assert (page.input_value("#f-arch"), page.input_value("#f-train-on"),
+            page.input_value("#f-crop"), page.input_value("#f-input-size")) == (
+        "resnet", "both", "hand", "56")
+    assert page.is_checked("#f-hand-shape")
+    headers = page.locator("#models-table thead th").all_text_contents()
+    assert headers[2:4] == ["Held-out photos", "Sign MNIST"]
+    assert "90.91 %" in page.text_content("#models-table tr[data-model=default]")
+    page.screenshot(path=str(artifacts_dir / "admin-form.png"))
+
+    # Serving a model that reads the held-out photos worse asks first, with both figures.
+    page.click("#models-table tr[data-model=weaker] button:has-text('Activate')")
+    page.wait_for_selector("#confirm-dialog[open]")
+    warning = page.text_content("#confirm-text")
+    assert "weaker reads 51.12 %" in warning and "default, serving now, reads 90.91 %" in warning
+    page.screenshot(path=str(artifacts_dir / "admin-activation-warning.png"))
+    page.click("#confirm-cancel")
+    page.wait_for_selector("#confirm-dialog:not([open])", state="hidden")
+    assert "active" in page.text_content("#models-table tr[data-model=default]")
 
     # A bad parameter is refused by the server with a message that names the field.
+    page.select_option("#f-recipe", "article-cnn")  # Sign MNIST alone: no photo folder here
     page.fill("#f-batch", "3")
     page.click("#start-btn")
     page.wait_for_selector("#form-error:not([hidden])")
@@ -111,6 +135,15 @@ def test_admin_dashboard_trains_and_charts_live(server, page, artifacts_dir):
     page.wait_for_selector("#details-card:not([hidden]) table.confusion")
     assert page.locator("table.confusion tbody tr").count() == 24
     assert page.locator("#per-class tbody tr").count() == 24
+
+    # A trained model never scored on the held-out photos (no photo folder here) asks too.
+    page.click("#models-table tr[data-model=browser-lr-low] button:has-text('Activate')")
+    page.wait_for_selector("#confirm-dialog[open]")
+    assert "an unknown share (never scored)" in page.text_content("#confirm-text")
+    page.click("#confirm-ok")
+    page.wait_for_function("() => document.querySelector("
+                           "'#models-table tr[data-model=browser-lr-low]').textContent"
+                           ".includes('active')", timeout=30_000)
 
     page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(artifacts_dir / "admin.png"), full_page=True)

@@ -19,7 +19,7 @@ from chromium import (
 )
 from y4m import HEIGHT, WIDTH, background, spelling_video
 
-from webapp.preprocess import guide_square
+from webapp.model.preprocess import guide_square
 
 pytestmark = [pytest.mark.browser]
 

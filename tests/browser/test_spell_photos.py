@@ -45,9 +45,9 @@ MODEL = model_under_test()
 def chosen(tmp_path_factory):
     """{letter: (photo, confidence)}, and the hand-free picture shown between letters."""
     photos = photos_for_scenes(MODEL)
-    from webapp.evaluation import predict_probs
-    from webapp.letters import letter_to_class
-    from webapp.registry import load_model_file
+    from webapp.model.letters import letter_to_class
+    from webapp.model.registry import load_model_file
+    from webapp.train.evaluation import predict_probs
 
     loaded = load_model_file(MODEL)
 

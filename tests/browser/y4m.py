@@ -16,7 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from webapp.preprocess import DEFAULT_CROP_FRACTION, guide_square
+from webapp.model.preprocess import DEFAULT_CROP_FRACTION, guide_square
 
 WIDTH, HEIGHT, FPS = 640, 480, 10
 
