@@ -13,7 +13,7 @@ from webapp.model.registry import ModelError
 
 TEMPLATES = config.PROJECT_ROOT / "templates"
 PAGE_KEYS = {"crop_fraction", "confidence_threshold", "model_name", "stable_ms", "fps_cap",
-             "idle_clear_s", "max_side", "hand_locator"}
+             "idle_clear_s", "max_side", "hand_locator", "motion"}
 
 
 def test_healthz(client):

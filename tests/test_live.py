@@ -42,7 +42,7 @@ def test_good_frame_gets_a_prediction(sio):
     assert event == "prediction"
     assert data["id"] == 7 and data["model"] == "tiny"
     assert set(data) == {"id", "letter", "confidence", "top", "latency_ms", "model", "hand",
-                         "committed", "reading", "hold"}
+                         "committed", "retract", "reading", "hold"}
     assert len(data["top"]) == 3 and data["top"][0][0] == data["letter"]
     assert data["confidence"] == data["top"][0][1]
     # The server's own time for the frame (decode, model, answer) lies within the round trip.

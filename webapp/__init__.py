@@ -19,12 +19,19 @@ from flask_socketio import SocketIO
 from webapp import config, metrics, security
 from webapp.admin import dashboard
 from webapp.device import describe
-from webapp.model.registry import ModelError, Registry, load_model_file
+from webapp.model.registry import (
+    ModelError,
+    Registry,
+    check_name,
+    load_model_file,
+    load_motion_file,
+)
 from webapp.serve import pages, scaleout
 from webapp.serve.decoder import DecoderSettings
 from webapp.serve.forward import prepare
 from webapp.serve.inference import InferenceService
 from webapp.serve.live import LiveNamespace
+from webapp.serve.motionreader import MotionReader
 from webapp.serve.suggest import Lexicon
 
 socketio = SocketIO()
@@ -101,6 +108,29 @@ def load_active_model(registry, name: str):
     return loaded
 
 
+def load_motion_reader(models_dir: Path, name: str) -> MotionReader | None:
+    """The motion reader (J, Z) `name` of the models folder, else the shipped one; None (said
+    in the log) when the setting is empty or neither loads: the static letters still serve."""
+    if not name:
+        log.info("no motion reader (SIGNLIVE_MOTION_MODEL is empty): J and Z are not read")
+        return None
+    try:
+        check_name(name)
+    except ModelError as exc:
+        log.error("motion reader refused: %s", exc)
+        return None
+    for folder in dict.fromkeys((models_dir, config.DEFAULT_MODELS_DIR)):
+        path = folder / f"{name}.keras"
+        if not path.exists():
+            continue
+        try:
+            return MotionReader(load_motion_file(path))
+        except ModelError as exc:
+            log.error("motion reader %r refused: %s", name, exc)
+    log.warning("serving without a motion reader: J and Z are not read")
+    return None
+
+
 def create_app(test_config: dict | None = None) -> Flask:
     """The Flask app with the live server; `test_config` overrides the environment's settings."""
     root = config.PROJECT_ROOT
@@ -127,7 +157,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     decoder_settings = DecoderSettings(settle_ms=float(app.config["STABLE_MS"]),
                                        confidence=float(app.config["CONFIDENCE_THRESHOLD"]))
 
-
     device = describe()
     registry = Registry(app.config["MODELS_DIR"])
     loaded = load_active_model(registry, str(app.config["ACTIVE_MODEL"]))
@@ -140,6 +169,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         decoder=decoder_settings,
         # The word list's index is built once per process, in the background (about 2 s).
         lexicon=Lexicon.shared().start() if int(app.config["SUGGESTIONS"]) else None,
+        motion=load_motion_reader(Path(app.config["MODELS_DIR"]), app.config["MOTION_MODEL"]),
     )
 
     # Repeated create_app() calls (tests) must not inherit options from an earlier app.
@@ -162,7 +192,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     socketio.server.register_namespace(live)
     app.extensions["signlive"] = Signlive(registry, inference, live, socketio.server,
                                           time.monotonic())
-
 
     app.register_blueprint(pages.bp)  # /, /kiosk, /healthz
     dashboard.init_app(app)  # login, dashboard, /api/, the /admin namespace, training jobs

@@ -8,6 +8,7 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA_DIR = (PROJECT_ROOT.parent / "shared" / "data").resolve()
 DEFAULT_PHOTOS_DIR = (PROJECT_ROOT.parent / "shared" / "photos").resolve()
+DEFAULT_MOTION_DIR = (PROJECT_ROOT.parent / "shared" / "motion").resolve()
 DEFAULT_MODELS_DIR = PROJECT_ROOT / "models"
 DEFAULT_MODEL_NAME = "default"
 # How long the stream decoder needs a letter read steadily to spell it (webapp/serve/decoder.py,
@@ -27,6 +28,13 @@ def photos_dir(override: str | os.PathLike | None = None) -> Path:
     if override:
         return Path(override)
     return Path(os.environ.get("SIGNLIVE_PHOTOS") or DEFAULT_PHOTOS_DIR)
+
+
+def motion_dir(override: str | os.PathLike | None = None) -> Path:
+    """The landmark tracks: an explicit override, else SIGNLIVE_MOTION, else ../shared/motion."""
+    if override:
+        return Path(override)
+    return Path(os.environ.get("SIGNLIVE_MOTION") or DEFAULT_MOTION_DIR)
 
 
 def models_dir(override: str | os.PathLike | None = None) -> Path:
@@ -77,6 +85,8 @@ def from_environment() -> dict:
         # What the live and kiosk pages do (webapp/serve/pages.py hands these to the browser):
         "STABLE_MS": _env_int("SIGNLIVE_STABLE_MS", DEFAULT_SETTLE_MS, 50, 10_000),
         "SUGGESTIONS": _env_int("SIGNLIVE_SUGGESTIONS", 1, 0, 1),  # 1: word suggestions
+        # The motion reader (J, Z) in the models folder; empty: none (static letters only).
+        "MOTION_MODEL": os.environ.get("SIGNLIVE_MOTION_MODEL", "motion").strip(),
         "FPS_CAP": _env_int("SIGNLIVE_FPS_CAP", 15, 1, 60),  # frames a second sent at most
         "IDLE_CLEAR_S": _env_int("SIGNLIVE_IDLE_CLEAR_S", 30, 1, 86_400),  # kiosk idle clear
         "MAX_SIDE": _env_int("SIGNLIVE_MAX_SIDE", 480, 224, 1920),  # frame downscale, long side

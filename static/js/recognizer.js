@@ -195,13 +195,15 @@ export class Recognizer {
     if (p && p.model) this.setModel(p.model);
     this.prediction.setHold(p && typeof p.hold === "number" ? p.hold : 0);
     const committed = p && Array.isArray(p.committed) ? p.committed : [];
+    const retract = p && Number.isInteger(p.retract) ? p.retract : 0;
+    if (retract > 0) this.speller.retract(retract);
     for (const letter of committed) {
       if (typeof letter !== "string" || !/^[A-Z]$/.test(letter)) continue;
       this.speller.append(letter);
       this.lastLetterAt = now;
       if (this.onAppend) this.onAppend(letter);
     }
-    if (committed.length) this.renderTranscript();
+    if (committed.length || retract > 0) this.renderTranscript();
     if (p && p.word && typeof p.word.spelled === "string" && this.onWord) {
       const suggestions = Array.isArray(p.word.suggestions)
         ? p.word.suggestions.filter((w) => typeof w === "string" && /^[A-Z]+$/.test(w)) : [];

@@ -23,6 +23,16 @@ export class Speller {
     this.text = this.text.slice(0, -1);
   }
 
+  /**
+   * Take back up to `count` letters from the end of the word being spelled (the server read a
+   * J or Z whose handshape it had written as I or D while it was drawn); never a space, never
+   * more than the word holds.
+   */
+  retract(count) {
+    const n = Math.min(Math.max(0, Math.floor(count) || 0), this.lastWord().length);
+    if (n) this.text = this.text.slice(0, -n);
+  }
+
   clear() {
     this.text = "";
   }

@@ -1,4 +1,5 @@
-"""`signlive serve / train / evaluate / predict / bench`: the command line.
+"""`signlive serve / train / evaluate / predict / locate / fuse / motion / bench`: the command
+line.
 
 The parser and main() are here; each subcommand's handler (cli/train.py, cli/scoring.py,
 cli/tools.py) turns its flags into a call to the module that owns the work.
@@ -13,6 +14,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Sequence
 
+from webapp.cli.motion import cmd_motion, cmd_train_motion
 from webapp.cli.scoring import cmd_evaluate, cmd_predict
 from webapp.cli.tools import cmd_bench, cmd_locate, cmd_serve
 from webapp.cli.train import cmd_fuse, cmd_train
@@ -167,6 +169,27 @@ def build_parser() -> argparse.ArgumentParser:
     fuse_cmd.add_argument("--name", default=None, help="model name (default: BASE-handshape)")
     fuse_cmd.add_argument("--models-dir", default=None)
     fuse_cmd.set_defaults(handler=cmd_fuse)
+
+    motion = commands.add_parser(
+        "motion", help="read J, Z or neither from hand-landmark tracks (.npy / .npz)")
+    motion.add_argument("--fps", type=float, default=30.0,
+                        help="frames a second of the tracks (default 30)")
+    motion.add_argument("--json", action="store_true", help="one JSON object per line")
+    motion.add_argument("--model", default=None,
+                        help="the motion reader (.keras; default: models/motion.keras)")
+    motion.add_argument("tracks", nargs="+", metavar="TRACKS")
+    motion.set_defaults(handler=cmd_motion)
+
+    train_motion = commands.add_parser(
+        "train-motion", help="train the motion reader (J, Z) on ../shared/motion, by person")
+    train_motion.add_argument("--data", default=None,
+                              help="folder of .npz track files (default: $SIGNLIVE_MOTION or "
+                                   "../shared/motion)")
+    train_motion.add_argument("--name", default="motion")
+    train_motion.add_argument("--epochs", type=int, default=40)
+    train_motion.add_argument("--seed", type=int, default=0)
+    train_motion.add_argument("--models-dir", default=None)
+    train_motion.set_defaults(handler=cmd_train_motion)
 
     bench = commands.add_parser("bench", help="measure server-side inference speed")
     bench.add_argument("--model", default=None)

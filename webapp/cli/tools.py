@@ -45,7 +45,6 @@ def cmd_locate(args: argparse.Namespace) -> int:
     """Find the hand in every photo of a folder (once; later runs reuse the cache)."""
     import time
 
-
     folder = Path(args.folder)
     if not folder.is_dir():
         raise DataError(f"{folder}: photo folder not found")

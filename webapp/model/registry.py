@@ -25,6 +25,7 @@ import numpy as np
 from webapp.model.handshape import FEATURES, FEATURES_VERSION
 from webapp.model.letters import NUM_CLASSES
 from webapp.model.spec import ModelSpec, SpecError
+from webapp.model.track import TrackError, TrackSpec
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _TEMP_MARK = ".partial-"
@@ -67,14 +68,8 @@ def _read_metadata(path: Path) -> dict:
     return metadata
 
 
-def load_model_file(path: str | os.PathLike) -> LoadedModel:
-    """Load and validate `<name>.keras` (+ `<name>.json` beside it, when there is one).
-
-    Checks: the file is a Keras zip that loads without custom objects, the output is a softmax
-    over 24 letters, and the input is (S, S, 1) with S = metadata["input_size"]. Without a .json
-    (a model file from elsewhere) the metadata is derived from the model itself.
-    """
-    path = Path(path)
+def _open(path: Path) -> tuple[Any, dict]:
+    """(the Keras model, its metadata or {}) of a `.keras` file; ModelError for anything else."""
     if path.suffix != ".keras":
         raise ModelError(f"{path}: a model file must end in .keras")
     if not path.is_file():
@@ -90,6 +85,58 @@ def load_model_file(path: str | os.PathLike) -> LoadedModel:
         model = keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as exc:  # keras raises many kinds for a corrupt archive
         raise ModelError(f"{path}: the model does not load ({type(exc).__name__}: {exc})") from None
+    return model, metadata
+
+
+def _check_softmax(path: Path, model: Any, inputs: Any) -> None:
+    probe = np.asarray(model(inputs, training=False))
+    if not (np.all(np.isfinite(probe)) and np.all(probe >= 0)
+            and np.all(np.abs(probe.sum(axis=-1) - 1) < 1e-3)):
+        raise ModelError(f"{path}: the outputs are not softmax probabilities")
+
+
+@dataclass
+class LoadedMotion:
+    """A validated motion reader (J, Z or neither from a landmark track) with its spec."""
+
+    model: Any
+    metadata: dict
+    name: str
+    path: Path
+    spec: TrackSpec
+
+
+def load_motion_file(path: str | os.PathLike) -> LoadedMotion:
+    """Load and validate a motion reader: `<name>.keras` + its `.json` (which must say
+    "kind": "motion"); the input is (steps, 42) and the output a softmax over none, J, Z."""
+    path = Path(path)
+    model, metadata = _open(path)
+    try:
+        spec = TrackSpec.from_metadata(metadata)
+    except TrackError as exc:
+        raise ModelError(f"{path}: {exc}") from None
+    if tuple(model.input_shape) != (None, *spec.shape):
+        raise ModelError(f"{path}: input shape {model.input_shape} is not (None, "
+                         f"{spec.shape[0]}, {spec.shape[1]}): a track of {spec.steps} steps")
+    if tuple(model.output_shape) != (None, len(spec.answers)):
+        raise ModelError(f"{path}: output shape {model.output_shape} is not (None, "
+                         f"{len(spec.answers)}): none, {', '.join(spec.letters)}")
+    _check_softmax(path, model, np.zeros((1, *spec.shape), "float32"))
+    name = metadata.get("name") or path.stem
+    return LoadedMotion(model=model, metadata=metadata, name=name, path=path, spec=spec)
+
+
+def load_model_file(path: str | os.PathLike) -> LoadedModel:
+    """Load and validate `<name>.keras` (+ `<name>.json` beside it, when there is one).
+
+    Checks: the file is a Keras zip that loads without custom objects, the output is a softmax
+    over 24 letters, and the input is (S, S, 1) with S = metadata["input_size"]. Without a .json
+    (a model file from elsewhere) the metadata is derived from the model itself.
+    """
+    path = Path(path)
+    model, metadata = _open(path)
+    if metadata.get("kind") == "motion":
+        raise ModelError(f"{path}: a motion reader (J and Z), not a letter model")
 
     # deferred: it loads Keras
     from webapp.model.nets import image_input_shape, model_inputs, reads_handshape
@@ -128,10 +175,7 @@ def load_model_file(path: str | os.PathLike) -> LoadedModel:
             f"{path}: output shape {model.output_shape} is not (None, {NUM_CLASSES}): "
             "the classifier must have one output per letter"
         )
-    probe = np.asarray(model(model_inputs(model, np.zeros((1, size, size, 1), "float32")),
-                             training=False))
-    if not (np.all(np.isfinite(probe)) and np.all(probe >= 0) and abs(probe.sum() - 1) < 1e-3):
-        raise ModelError(f"{path}: the outputs are not softmax probabilities")
+    _check_softmax(path, model, model_inputs(model, np.zeros((1, size, size, 1), "float32")))
     name = metadata.get("name") or path.stem
     metadata.setdefault("name", name)
     return LoadedModel(model=model, metadata=metadata, name=name, path=path, spec=spec)

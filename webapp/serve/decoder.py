@@ -59,13 +59,17 @@ class DecoderSettings:
     max_frame_ms: float = 400.0  # the most one frame counts for (a slow page, a hiccup)
     gap_ms: float = 1500.0  # longer than this without frames: the stream restarts
     word_end_ms: float = 700.0  # this long without a hand ends the word in progress
+    # A motion letter (J, Z: the motion reader's) takes back the letters committed this long
+    # before it (its handshape read as I, or its pointing hand as D, while it was drawn), and
+    # no letter commits for as long after it (the hand finishing the stroke).
+    motion_ms: float = 1000.0
 
     def __post_init__(self) -> None:
         checks = (("settle_ms", 0, 10_000), ("min_frames", 1, 100), ("confidence", 0, 1),
                   ("frame_floor", 0, 1), ("move_fraction", 0.01, 10), ("resize_fraction", 0.01, 10),
                   ("move_window_ms", 0, 10_000),
                   ("max_frame_ms", 1, 10_000), ("gap_ms", 1, 600_000),
-                  ("word_end_ms", 1, 600_000))
+                  ("word_end_ms", 1, 600_000), ("motion_ms", 0, 10_000))
         for name, low, high in checks:
             value = getattr(self, name)
             if not low <= value <= high:
@@ -75,7 +79,7 @@ class DecoderSettings:
 @dataclass(frozen=True)
 class Letter:
     """One committed letter and the mean probabilities of the hold that committed it (what
-    the suggestions weigh words with)."""
+    the suggestions weigh words with; zeros for J and Z, which the letter model never reads)."""
 
     letter: str
     probs: np.ndarray  # (NUM_CLASSES,) float32
@@ -84,13 +88,16 @@ class Letter:
 
 @dataclass(frozen=True)
 class Step:
-    """What one frame changed: letters committed (0 or 1), the letter being read and how far
-    its hold is towards committing (0-1; 1 once committed and still held), a finished word."""
+    """What one frame changed: letters taken back (`retract`, from the end of the word: a
+    motion letter's handshape read while it was drawn), letters committed (0 or 1), the letter
+    being read and how far its hold is towards committing (0-1; 1 once committed and still
+    held), a finished word."""
 
     committed: tuple[str, ...] = ()
     reading: str | None = None
     hold: float = 0.0
     word: tuple[Letter, ...] | None = None
+    retract: int = 0
 
 
 @dataclass
@@ -128,6 +135,7 @@ class StreamDecoder:
         self._broken = True  # a break since the last commit (a double letter may follow)
         self._no_hand_since: float | None = None
         self._word: list[Letter] = []
+        self._motion_t: float | None = None  # when the last motion letter committed
 
     @property
     def word(self) -> tuple[Letter, ...]:
@@ -135,10 +143,11 @@ class StreamDecoder:
         return tuple(self._word)
 
     def update(self, t: float, probs: np.ndarray | Sequence[float] | None,
-               box: Sequence[float] | None = None) -> Step:
+               box: Sequence[float] | None = None, motion: str | None = None) -> Step:
         """One frame seen at time `t` (seconds): the model's probabilities over the 24
         letters, or None when no hand is in it; `box` ([x, y, w, h], any pixels) is where the
-        hand is, or None when the page sent no box (then motion is not judged)."""
+        hand is, or None when the page sent no box (then motion is not judged); `motion`, the
+        motion letter (J, Z) the motion reader found in the track ending at this frame."""
         s = self.settings
         dt_ms = 0.0
         if self._last_t is not None:
@@ -151,6 +160,8 @@ class StreamDecoder:
                 self._broken = True
                 dt_ms = 0.0
         self._last_t = t
+        if motion is not None and probs is not None:
+            return self._motion(t, motion, box)
         if probs is None:
             return self._no_hand(t)
         p = np.asarray(probs, np.float64)
@@ -179,7 +190,9 @@ class StreamDecoder:
         mean = hold.prob_sum[top] / hold.frames
         settled = (hold.frames >= s.min_frames and hold.span_ms >= s.settle_ms
                    and mean >= s.confidence)
-        if settled and not hold.committed and (top != self._last_commit or self._broken):
+        quiet = self._motion_t is not None and (t - self._motion_t) * 1000.0 < s.motion_ms
+        if settled and not hold.committed and not quiet and (
+                top != self._last_commit or self._broken):
             hold.committed = True
             self._last_commit = top
             self._commit_place = _hand_place(box) if box is not None else None
@@ -192,6 +205,24 @@ class StreamDecoder:
         else:
             progress = min(1.0, hold.span_ms / s.settle_ms) if s.settle_ms else 1.0
         return Step(committed, CLASS_LETTERS[top], round(progress, 3))
+
+    def _motion(self, t: float, letter: str, box: Sequence[float] | None) -> Step:
+        """A motion letter: committed once per stroke (not again within motion_ms), taking
+        back what committed in the motion_ms before it."""
+        s = self.settings
+        if self._motion_t is not None and (t - self._motion_t) * 1000.0 < s.motion_ms:
+            return Step(reading=letter, hold=1.0)
+        retract = 0
+        while self._word and (t - self._word[-1].t) * 1000.0 < s.motion_ms:
+            self._word.pop()
+            retract += 1
+        self._word.append(Letter(letter, np.zeros(NUM_CLASSES, np.float32), t))
+        self._motion_t = t
+        self._hold = None
+        self._last_commit = None
+        self._commit_place = _hand_place(box) if box is not None else None
+        self._broken = False
+        return Step((letter,), reading=letter, hold=1.0, retract=retract)
 
     def _moved(self, t: float, box: Sequence[float] | None) -> bool:
         """Whether the hand moved (`_apart`) since any frame of the last move_window_ms (or

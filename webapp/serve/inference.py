@@ -22,9 +22,11 @@ has to send), and only a fused model reads the landmarks.
 
 Each client's answers also go through its own stream decoder (webapp/serve/decoder.py), which turns
 them into committed letters and, when the hand drops, a finished word with suggestions
-(webapp/serve/suggest.py): those ride on the `prediction` payload as `committed`, `reading`, `hold`
-and `word`. The decoder runs here, once per connection, because the probabilities are here
-(the page only gets the top 3) and the word list is here; it costs microseconds a frame
+(webapp/serve/suggest.py): those ride on the `prediction` payload as `committed`, `retract`,
+`reading`, `hold` and `word`. With a motion reader (webapp/serve/motionreader.py) each
+client's landmark track is read too, and a J or Z it finds goes to the decoder. The decoder
+runs here, once per connection, because the probabilities are here (the page only gets the
+top 3) and the word list is here; it costs microseconds a frame
 (docs/PERFORMANCE.md). A frame the page's locator looked at (`located`) and found no hand in
 is not run through a hand-crop model at all: no hand, no letter. A guide-square model reads
 the square as it always did (it never needed the locator, which can miss a hand that fills
@@ -51,6 +53,7 @@ from webapp.model.registry import LoadedModel
 from webapp.model.spec import ModelSpec, Sample
 from webapp.serve.decoder import DecoderSettings, Step, StreamDecoder
 from webapp.serve.forward import ServedModel, bucket_for, prepare
+from webapp.serve.motionreader import MotionReader
 from webapp.serve.suggest import Lexicon
 
 log = logging.getLogger("signlive.inference")
@@ -107,6 +110,7 @@ class InferenceService:
         device: str = "CPU",
         decoder: DecoderSettings | None = None,
         lexicon: Lexicon | None = None,
+        motion: MotionReader | None = None,
     ) -> None:
         if max_batch < 1:
             raise ValueError(f"MAX_BATCH must be at least 1, got {max_batch}")
@@ -118,6 +122,7 @@ class InferenceService:
         self.device = device
         self.decoder_settings = decoder or DecoderSettings(confidence=self.confidence_threshold)
         self.lexicon = lexicon
+        self.motion = motion  # J and Z from the landmark track; None: static letters only
         self._decoders: dict[str, StreamDecoder] = {}  # per client; touched by the worker only
         self._decode_listeners: list[Callable[[Decoded], None]] = []
         self._served = served
@@ -214,6 +219,8 @@ class InferenceService:
             self._pending.pop(client_id, None)
             self._last_seen.pop(client_id, None)
             self._decoders.pop(client_id, None)
+            if self.motion is not None:
+                self.motion.forget(client_id)
 
     def _active_clients(self) -> int:
         """Clients that sent a frame within ACTIVE_WINDOW_S (caller holds the lock)."""
@@ -361,7 +368,10 @@ class InferenceService:
         # Without a locator (no box, not located) "no sign" is a reading below the threshold,
         # as it always was; with one, the hand is there when the page found it.
         hand = probs is not None and (item.box is not None or letter is not None)
-        step = self._decode(item, probs if hand else None)
+        motion = (self.motion.observe(item.client_id, item.received, item.image,
+                                      item.hand if hand else None)
+                  if self.motion is not None else None)
+        step = self._decode(item, probs if hand else None, motion)
         latency_ms = (time.perf_counter() - item.received) * 1000.0
         payload = {
             "id": item.frame_id,
@@ -372,6 +382,7 @@ class InferenceService:
             "model": served.name,
             "hand": hand,
             "committed": list(step.committed),
+            "retract": step.retract,
             "reading": step.reading,
             "hold": step.hold,
         }
@@ -387,13 +398,14 @@ class InferenceService:
         self._deliver(item, "prediction", payload)
         return latency_ms
 
-    def _decode(self, item: _Pending, probs: np.ndarray | None) -> Step:
+    def _decode(self, item: _Pending, probs: np.ndarray | None,
+                motion: str | None = None) -> Step:
         """Run the client's stream decoder on one answered frame (worker thread only)."""
         with self._cond:  # forget() may drop a departed client's decoder meanwhile
             decoder = self._decoders.get(item.client_id)
             if decoder is None:
                 decoder = self._decoders[item.client_id] = StreamDecoder(self.decoder_settings)
-        step = decoder.update(item.received, probs, item.box)
+        step = decoder.update(item.received, probs, item.box, motion)
         if self._decode_listeners:
             record = Decoded(item.client_id, item.frame_id, item.received, item.box,
                              [list(point) for point in item.hand.landmarks] if item.hand else None,

@@ -23,6 +23,7 @@ def page_config() -> dict:
         crop_fraction=state.inference.served.spec.crop_fraction,
         confidence_threshold=float(current_app.config["CONFIDENCE_THRESHOLD"]),
         model_name=state.model_name,
+        motion=state.inference.motion is not None,  # J and Z are read (the how-to says how)
     )
     return values
 
@@ -46,6 +47,7 @@ def healthz():
         model=state.model_name,
         crop=spec.crop,  # "hand": frames' hand boxes are used; "guide": ignored
         handshape=spec.handshape is not None,  # the frames' landmarks are read too
+        motion=state.inference.motion.name if state.inference.motion else None,  # J and Z
         device=state.device,
         uptime_s=round(state.uptime_s(), 1),
         clients=state.clients,

@@ -58,8 +58,9 @@ def alignment_cost(word: str, letters: Sequence[Letter]) -> float:
             if i < n:  # committed letter i is not in the word
                 cost[i + 1, j] = min(cost[i + 1, j], here + EXTRA_COST)
             if i < n and j < m:
-                index = _INDEX.get(word[j])  # J and Z are never read by the letter model
-                p = float(letters[i].probs[index]) if index is not None else 0.0
+                index = _INDEX.get(word[j])  # J and Z: only the motion reader reads them
+                p = (float(letters[i].probs[index]) if index is not None
+                     else float(letters[i].letter == word[j]))
                 cost[i + 1, j + 1] = min(cost[i + 1, j + 1], here - math.log(max(p, FLOOR)))
     return float(cost[n, m])
 

@@ -97,7 +97,6 @@ class BoxCache:
         """The landmarks found with the box (None: no hand, or not located yet)."""
         return self.hands.get(digest)
 
-
     def save(self) -> None:
         """Atomically (temp file, then rename)."""
         if self.path is None:

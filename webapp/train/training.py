@@ -285,7 +285,6 @@ def _with_negatives(x_train, y_train, x_val, y_val, fraction: float, seed: int,
     from the hand (negatives.room_crops), the rest synthetic scenes (negatives.hand_free_images)."""
     import numpy as np
 
-
     count = int(round(fraction * len(y_train)))
     size = x_train.shape[1]
     rooms = negatives.room_crops(room_photos, count // 2, size, seed) if room_photos else None

@@ -1,0 +1,272 @@
+"""The motion reader: how a track is fed (TrackSpec), a reader trained here on tracks made
+here (J-like and Z-like paths, held I and pointing hands, mirrored, at 3 to 30 frames a
+second), the decoder's motion letters, `signlive motion`, and the shipped reader on the
+held-out people's real recordings."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from webapp import cli
+from webapp.config import DEFAULT_MODELS_DIR, motion_dir
+from webapp.model.registry import ModelError, load_model_file, load_motion_file
+from webapp.model.track import MIN_HAND_FRAMES, TrackError, TrackSpec, best_window
+from webapp.serve.decoder import StreamDecoder
+from webapp.train.motion import MOTION_SPLIT, MotionConfig, Tracks, fit_reader, load_tracks
+
+SPEC = TrackSpec()
+SHIPPED = DEFAULT_MODELS_DIR / "motion.keras"
+
+# A right hand in the frame's [0, 1] coordinates: wrist, then four points a finger.
+_FINGERS = np.array([[-0.6, -0.2], [-0.25, -0.9], [0.0, -1.0], [0.25, -0.9], [0.5, -0.75]])
+
+
+def hand(wrist: tuple[float, float], raised: tuple[int, ...], size: float = 0.12,
+         turn: float = 0.0) -> np.ndarray:
+    """(21, 3) landmarks: fingers `raised` (0 thumb .. 4 little) stretched, the rest curled,
+    the whole hand turned by `turn` radians about the wrist."""
+    points = [np.zeros(2)]
+    for finger, tip in enumerate(_FINGERS):
+        reach = 1.0 if finger in raised else 0.35
+        points += [tip * reach * k / 4 for k in range(1, 5)]
+    xy = np.array(points)
+    c, s = np.cos(turn), np.sin(turn)
+    xy = xy @ np.array([[c, -s], [s, c]]).T * size + np.array(wrist)
+    return np.concatenate([xy, np.zeros((21, 1))], axis=1).astype(np.float32)
+
+
+def stroke(kind: str, frames: int, rng: np.random.Generator, mirrored: bool = False):
+    """A track of `frames` frames: "J" (little finger up, the hand sweeping down and hooking
+    while the wrist turns), "Z" (index up, the hand drawing a Z), "I" or "D" held still."""
+    u = np.linspace(0, 1, frames)
+    start = np.array([0.5, 0.45]) + rng.normal(0, 0.03, 2)
+    size = rng.uniform(0.09, 0.15)
+    if kind == "J":
+        path = np.stack([np.where(u < 0.6, 0, -np.sin((u - 0.6) / 0.4 * np.pi / 2) * 0.6),
+                         np.where(u < 0.6, u / 0.6, 1 + 0.3 * np.sin((u - 0.6) / 0.4 * np.pi))],
+                        axis=1) * size * 1.5
+        track = [hand(start + p, (4,), size, turn=-1.2 * t) for p, t in zip(path, u, strict=True)]
+    elif kind == "Z":
+        corners = np.array([[0, 0], [1.2, 0], [0, 1.0], [1.2, 1.0]]) * size * 1.6
+        path = np.stack([np.interp(u * 3, np.arange(4), corners[:, k]) for k in (0, 1)], axis=1)
+        track = [hand(start + p, (1,), size) for p in path]
+    else:
+        raised = (4,) if kind == "I" else (1,)
+        track = [hand(start + rng.normal(0, 0.002, 2), raised, size) for _ in range(frames)]
+    track = np.stack(track)
+    if mirrored:
+        track[..., 0] = 1.0 - track[..., 0]
+    return track
+
+
+def made_tracks(count: int, seed: int) -> Tracks:
+    rng = np.random.default_rng(seed)
+    kinds = ["J", "Z", "I", "D"] * count
+    tracks = [stroke(k, int(rng.integers(15, 31)), rng, mirrored=bool(rng.random() < 0.5))
+              for k in kinds]
+    return Tracks(tracks, np.array(kinds), np.array(["made"] * len(kinds)),
+                  np.array(["test"] * len(kinds)))
+
+
+# --- how a track is fed -------------------------------------------------------------------
+
+def test_read_forgets_where_the_hand_is_and_how_big_but_keeps_the_path():
+    rng = np.random.default_rng(0)
+    track = stroke("Z", 20, rng)
+    times = np.arange(20) / 30
+    moved = track.copy()
+    moved[..., :2] = (moved[..., :2] - 0.5) * 1.5 + [0.6, 0.4]
+    np.testing.assert_allclose(SPEC.read(track, times), SPEC.read(moved, times), atol=1e-4)
+    assert SPEC.read(track, times).shape == SPEC.shape == (16, 42)
+    assert not np.allclose(SPEC.read(track, times), SPEC.read(stroke("I", 20, rng), times))
+
+
+def test_read_resamples_by_time_so_the_frame_rate_does_not_matter():
+    track = stroke("J", 61, np.random.default_rng(1))
+    fast = SPEC.read(track, np.arange(61) / 60)
+    for step in (2, 4, 6):  # 30, 15 and 10 frames a second of the same stroke
+        np.testing.assert_allclose(SPEC.read(track[::step], np.arange(61)[::step] / 60), fast,
+                                   atol=0.05)
+
+
+def test_frames_without_a_hand_are_left_out_and_too_few_read_nothing():
+    track = stroke("Z", 20, np.random.default_rng(2))
+    times = np.arange(20) / 20
+    holed = track.copy()
+    holed[5:8] = 0  # the locator lost the hand for three frames
+    assert np.abs(SPEC.read(holed, times) - SPEC.read(track, times)).max() < 0.5
+    empty = np.zeros_like(track)
+    empty[:MIN_HAND_FRAMES - 1] = track[:MIN_HAND_FRAMES - 1]
+    assert SPEC.read(empty, times) is None
+
+
+@pytest.mark.parametrize("track, times, why", [
+    (np.zeros((5, 20, 3)), np.arange(5.0), "21, 3"),
+    (np.zeros((5, 21, 3)), np.arange(4.0), "4 timestamps for 5 frames"),
+    (np.full((5, 21, 3), np.nan), np.arange(5.0), "not finite"),
+    (np.ones((5, 21, 3)), np.array([0, 1, 2, 1, 3.0]), "go backwards"),
+])
+def test_bad_tracks_are_refused_with_a_reason(track, times, why):
+    with pytest.raises(TrackError, match=why):
+        SPEC.read(track, times)
+
+
+@pytest.mark.parametrize("changes, why", [
+    ({"steps": 2}, "steps"), ({"window_s": 0.0}, "window_s"), ({"threshold": 1.0}, "threshold"),
+    ({"letters": ("J",)}, "letters"), ({"features": "other"}, "features"),
+])
+def test_a_spec_checks_every_bound(changes, why):
+    with pytest.raises(TrackError, match=why):
+        TrackSpec(**changes)
+    assert TrackSpec.from_metadata(SPEC.to_metadata()) == SPEC
+    with pytest.raises(TrackError, match="not a motion model"):
+        TrackSpec.from_metadata({"input_size": 56})
+
+
+# --- a reader trained here ------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def reader():
+    """A motion reader trained in seconds on made-up strokes, as train-motion trains."""
+    config = MotionConfig(epochs=8, copies=4, transitions=200, seed=0)
+    model, _, _, _ = fit_reader(made_tracks(60, 0), None, SPEC, config, progress=lambda _: None)
+    return lambda windows: np.asarray(model(windows, training=False))
+
+
+@pytest.mark.parametrize("fps", [3, 10, 30])
+@pytest.mark.parametrize("mirrored", [False, True])
+def test_the_reader_reads_j_and_z_and_not_held_hands(reader, fps, mirrored):
+    rng = np.random.default_rng(100 + fps)
+    right = 0
+    for kind, expected in (("J", "J"), ("Z", "Z"), ("I", None), ("D", None)) * 5:
+        track = stroke(kind, 31, rng, mirrored)  # one second of drawing
+        keep = np.arange(0, 31, max(1, round(30 / fps)))
+        letter, _ = best_window(reader, SPEC, track[keep], keep / 30)
+        right += letter == expected
+    assert right >= 18  # of 20
+
+
+def test_a_longer_track_is_read_window_by_window(reader):
+    """Three seconds: the I held, a J drawn from it, the hand held where the J ended."""
+    j = stroke("J", 30, np.random.default_rng(5))
+    track = np.concatenate([np.repeat(j[:1], 30, 0), j, np.repeat(j[-1:], 30, 0)])
+    letter, confidence = best_window(reader, SPEC, track, np.arange(len(track)) / 30)
+    assert letter == "J" and confidence >= SPEC.threshold
+    held = np.repeat(j[:1], 60, 0)
+    assert best_window(reader, SPEC, held, np.arange(60) / 30)[0] is None
+
+
+# --- the decoder's motion letters ----------------------------------------------------------
+
+def probs(letter: str) -> np.ndarray:
+    from webapp.model.letters import letter_to_class
+
+    p = np.full(24, 0.001)
+    p[letter_to_class(letter)] = 1.0
+    return p / p.sum()
+
+
+def test_a_motion_letter_takes_back_its_handshape_and_commits_once():
+    decoder = StreamDecoder()
+    box = (100, 100, 80, 80)
+    steps = [decoder.update(k / 10, probs("I"), box) for k in range(4)]  # I commits at 0.2 s
+    assert [s.committed for s in steps if s.committed] == [("I",)]
+    j = decoder.update(0.5, probs("I"), box, motion="J")
+    assert j.committed == ("J",) and j.retract == 1 and j.reading == "J"
+    again = decoder.update(0.6, probs("I"), box, motion="J")  # the same stroke, still seen
+    assert again.committed == () and again.retract == 0
+    quiet = [decoder.update(0.6 + k / 10, probs("I"), box).committed for k in range(1, 8)]
+    assert not any(quiet)  # the hand finishing the stroke writes no I
+    assert "".join(letter.letter for letter in decoder.word) == "J"
+    later = decoder.update(3.0, probs("A"), box)
+    assert later.committed == () and decoder.update(3.3, probs("A"), box).committed == ("A",)
+
+
+def test_a_letter_held_long_before_the_stroke_stays():
+    decoder = StreamDecoder()
+    box = (100, 100, 80, 80)
+    for k in range(4):
+        decoder.update(k / 10, probs("H"), box)
+    step = decoder.update(2.0, probs("I"), box, motion="Z")
+    assert step.committed == ("Z",) and step.retract == 0
+    assert [letter.letter for letter in decoder.word] == ["H", "Z"]
+
+
+# --- the command and the shipped reader -----------------------------------------------------
+
+def run(capsys, *argv) -> tuple[int, str, str]:
+    code = cli.main([str(a) for a in argv])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_signlive_motion_reads_files_of_tracks(tmp_path, capsys):
+    rng = np.random.default_rng(7)
+    one = tmp_path / "one.npy"
+    np.save(one, stroke("I", 30, rng))
+    many = tmp_path / "many.npz"
+    np.savez(many, tracks=np.stack([stroke("I", 30, rng), stroke("D", 30, rng)]))
+    code, out, err = run(capsys, "motion", "--fps", "30", one, many)
+    assert code == 0, err
+    lines = [line.split("\t") for line in out.splitlines()]
+    assert [line[0] for line in lines] == [f"{one}[0]", f"{many}[0]", f"{many}[1]"]
+    assert all(line[1] in ("J", "Z", "-") and 0 <= float(line[2]) <= 1 for line in lines)
+    code, out, _ = run(capsys, "motion", "--json", one)
+    row = json.loads(out)
+    assert set(row) == {"path", "index", "letter", "confidence"} and row["index"] == 0
+    assert row["letter"] in ("J", "Z", None)
+
+
+def test_signlive_motion_names_each_bad_file_and_reads_the_rest(tmp_path, capsys):
+    good = tmp_path / "good.npy"
+    np.save(good, stroke("I", 20, np.random.default_rng(8)))
+    cases = {"text.txt": (b"hello", "expected a .npy or .npz"),
+             "shape.npy": (None, "expected (N, T, 21, 3)"),
+             "key.npz": (None, "no `tracks` array"),
+             "broken.npy": (b"\x93NUMPY garbage", "cannot read it")}
+    np.save(tmp_path / "shape.npy", np.zeros((4, 20, 2)))
+    np.savez(tmp_path / "key.npz", other=np.zeros((20, 21, 3)))
+    for name, (data, _) in cases.items():
+        if data is not None:
+            (tmp_path / name).write_bytes(data)
+    code, out, err = run(capsys, "motion", *[tmp_path / n for n in cases], good)
+    assert code == 1 and out.startswith(f"{good}[0]\t")
+    for name, (_, why) in cases.items():
+        assert f"{tmp_path / name}: " in err and why in err
+    assert run(capsys, "motion", "--fps", "0", good)[0] == 2
+    assert run(capsys, "motion", "--model", DEFAULT_MODELS_DIR / "default.keras", good)[0] == 2
+
+
+def test_the_shipped_reader_and_the_letter_models_are_told_apart():
+    loaded = load_motion_file(SHIPPED)
+    assert loaded.spec == TrackSpec.from_metadata(loaded.metadata)
+    assert loaded.metadata["split"] == MOTION_SPLIT.name
+    with pytest.raises(ModelError, match="not a letter model"):
+        load_model_file(SHIPPED)
+    with pytest.raises(ModelError, match="not a motion model"):
+        load_motion_file(DEFAULT_MODELS_DIR / "default.keras")
+
+
+@pytest.fixture(scope="module")
+def held_out():
+    folder = motion_dir()
+    if not folder.is_dir():
+        pytest.skip(f"{folder}: the motion recordings are not here")
+    data = load_tracks(folder)
+    return data.subset(np.array([MOTION_SPLIT.role(s) == "held_out" for s in data.signers]))
+
+
+def test_the_shipped_reader_reads_the_held_out_peoples_j_and_z(held_out, tmp_path, capsys):
+    """Real recordings of people the reader never saw, through `signlive motion`."""
+    for letter in ("J", "Z"):
+        picked = [t for t, label in zip(held_out.tracks, held_out.labels, strict=True)
+                  if label == letter][:10]
+        path = tmp_path / f"{letter}.npy"
+        np.save(path, np.stack(picked) if len({len(t) for t in picked}) == 1 else picked[0])
+        code, out, _ = run(capsys, "motion", "--fps", "20", path)
+        found = [line.split("\t")[1] for line in out.splitlines()]
+        assert code == 0 and found.count(letter) >= 0.8 * len(found)
+

@@ -1,0 +1,171 @@
+"""How the motion reader is fed: a hand's recent landmark track -> a fixed grid of numbers.
+
+J is the I handshape whose little finger draws a J as the wrist turns; Z is the index finger
+drawing a Z in the air. Both are read from where the 21 landmarks go over about a second, so
+the reader's input is the track, not a picture. TrackSpec decides, once, how a track becomes
+that input, for training (webapp/train/motion.py), the live server (one track per connection)
+and `signlive motion` alike:
+
+- Time: the hand's frames are resampled by their own timestamps onto `steps` evenly spaced
+  instants between the first and the last frame with a hand, so the same gesture reads the
+  same at 3 or 30 frames a second; frames without a hand (all zeros) are left out and their
+  instants interpolated from their neighbours.
+- Space: x and y (MediaPipe's depth is rough) relative to the wrist's mean position over the
+  window and divided by the hand's median size (wrist to farthest landmark), so where the
+  hand is in the frame and how near the camera does not matter, while the path it draws does.
+  Mirror images are the trainer's business (it shows every track both ways).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from webapp.model.handshape import NUM_LANDMARKS
+
+MOTION_LETTERS = ("J", "Z")
+TRACK_FEATURES = "wrist-window-xy-v1"  # recorded in a motion model's metadata
+MIN_HAND_FRAMES = 3  # fewer frames with a hand in the window: no reading
+
+
+class TrackError(ValueError):
+    """A track or a motion spec that cannot be read; the message says why."""
+
+
+@dataclass(frozen=True)
+class TrackSpec:
+    """How a motion model is fed (steps, window) and what it answers (none, J, Z)."""
+
+    steps: int = 16  # instants the window is resampled onto
+    window_s: float = 1.0  # how much of the recent track the live server reads
+    threshold: float = 0.5  # a motion letter is read when its probability reaches this
+    letters: tuple[str, ...] = MOTION_LETTERS
+    features: str = TRACK_FEATURES
+
+    def __post_init__(self) -> None:
+        if isinstance(self.steps, bool) or not isinstance(self.steps, int) \
+                or not 4 <= self.steps <= 256:
+            raise TrackError(f"steps must be an integer from 4 to 256, got {self.steps!r}")
+        if isinstance(self.window_s, bool) or not isinstance(self.window_s, (int, float)) \
+                or not 0.2 <= self.window_s <= 10:
+            raise TrackError(f"window_s must be a number of seconds in 0.2-10, "
+                             f"got {self.window_s!r}")
+        if isinstance(self.threshold, bool) or not isinstance(self.threshold, (int, float)) \
+                or not 0 < self.threshold < 1:
+            raise TrackError(f"threshold must be a probability in (0, 1), "
+                             f"got {self.threshold!r}")
+        if tuple(self.letters) != MOTION_LETTERS:
+            raise TrackError(f"letters {list(self.letters)} are not {list(MOTION_LETTERS)}")
+        if self.features != TRACK_FEATURES:
+            raise TrackError(f"track features {self.features!r} are not this version's "
+                             f"({TRACK_FEATURES})")
+        object.__setattr__(self, "letters", tuple(self.letters))
+        object.__setattr__(self, "window_s", float(self.window_s))
+        object.__setattr__(self, "threshold", float(self.threshold))
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """The model's input per track: (steps, x and y of every landmark)."""
+        return (self.steps, 2 * NUM_LANDMARKS)
+
+    @property
+    def answers(self) -> tuple[str | None, ...]:
+        """What each output means: no motion letter, then the letters."""
+        return (None, *self.letters)
+
+    def answer(self, probs: np.ndarray) -> tuple[str | None, float]:
+        """One window's (J, Z or None, confidence): the likelier motion letter when it
+        reaches `threshold`, else None with the probability of no motion letter."""
+        probs = np.asarray(probs, np.float64)
+        k = int(np.argmax(probs[1:])) + 1
+        if probs[k] >= self.threshold:
+            return self.answers[k], float(probs[k])
+        return None, float(probs[0])
+
+    def decide(self, probs: np.ndarray) -> np.ndarray:
+        """answer() for a batch, as output indices: 0 none, 1.. the letters."""
+        probs = np.asarray(probs)
+        k = probs[:, 1:].argmax(axis=1) + 1
+        return np.where(probs[np.arange(len(probs)), k] >= self.threshold, k, 0)
+
+    def read(self, track: np.ndarray, times: np.ndarray) -> np.ndarray | None:
+        """(T, 21, 3) landmarks in [0, 1] of the frame + (T,) seconds -> (steps, 42) float32,
+        or None when fewer than MIN_HAND_FRAMES frames have a hand. TrackError for a track of
+        the wrong shape, non-finite values, or times that go backwards."""
+        track = np.asarray(track, np.float32)
+        times = np.asarray(times, np.float64)
+        if track.ndim != 3 or track.shape[1:] != (NUM_LANDMARKS, 3):
+            raise TrackError(f"a track is (frames, {NUM_LANDMARKS}, 3) landmarks, "
+                             f"got {track.shape}")
+        if times.shape != track.shape[:1]:
+            raise TrackError(f"{len(times)} timestamps for {len(track)} frames")
+        if not (np.all(np.isfinite(track)) and np.all(np.isfinite(times))):
+            raise TrackError("the track holds values that are not finite numbers")
+        if np.any(np.diff(times) < 0):
+            raise TrackError("the frames' timestamps go backwards")
+        present = np.any(track != 0, axis=(1, 2))
+        if present.sum() < MIN_HAND_FRAMES:
+            return None
+        points, when = track[present, :, :2].astype(np.float64), times[present]
+        if when[-1] <= when[0]:
+            when = np.arange(len(when), dtype=np.float64)  # one instant: spread the frames
+        grid = np.linspace(when[0], when[-1], self.steps)
+        flat = points.reshape(len(points), -1)
+        resampled = np.stack([np.interp(grid, when, flat[:, k]) for k in range(flat.shape[1])],
+                             axis=1).reshape(self.steps, NUM_LANDMARKS, 2)
+        origin = resampled[:, 0].mean(axis=0)
+        sizes = np.linalg.norm(resampled - resampled[:, :1], axis=2).max(axis=1)
+        size = float(np.median(sizes))
+        if size <= 1e-6:
+            return None  # every landmark on the wrist: not a hand
+        normal = (resampled - origin) / size
+        return np.concatenate([normal[..., 0], normal[..., 1]], axis=1).astype(np.float32)
+
+    def to_metadata(self) -> dict:
+        """The spec as a motion model's metadata keys ("kind": "motion")."""
+        return {"kind": "motion", "inputs": ["track"], "steps": self.steps,
+                "window_s": self.window_s, "threshold": self.threshold,
+                "letters": list(self.letters), "track_features": self.features}
+
+    @classmethod
+    def from_metadata(cls, metadata: dict) -> TrackSpec:
+        """The spec a motion model's metadata records (TrackError when it is not one)."""
+        if metadata.get("kind") != "motion":
+            raise TrackError("not a motion model (metadata \"kind\" is not \"motion\")")
+        try:
+            return cls(steps=metadata["steps"], window_s=metadata["window_s"],
+                       threshold=metadata["threshold"],
+                       letters=tuple(metadata.get("letters") or ()),
+                       features=metadata.get("track_features", ""))
+        except KeyError as exc:
+            raise TrackError(f"motion metadata lacks {exc.args[0]!r}") from None
+
+
+def best_window(probs_of: Callable[[np.ndarray], np.ndarray], spec: TrackSpec,
+                track: np.ndarray, times: np.ndarray) -> tuple[str | None, float]:
+    """A track of any length -> (J, Z or None, confidence): windows of spec.window_s (a
+    quarter window apart) over it; the window most sure of a motion letter speaks when it
+    reaches the threshold, else the track reads as no motion letter (with the confidence of
+    the window least sure of that). `probs_of`: windows -> the model's probabilities."""
+    track = np.asarray(track, np.float32)
+    times = np.asarray(times, np.float64)
+    span = float(times[-1] - times[0]) if len(times) else 0.0
+    starts = [times[0]] if span <= spec.window_s else [
+        *np.arange(times[0], times[-1] - spec.window_s, spec.window_s / 4),
+        times[-1] - spec.window_s]
+    reads = []
+    for start in starts:
+        inside = (times >= start - 1e-9) & (times <= start + spec.window_s + 1e-9)
+        read = spec.read(track[inside], times[inside])
+        if read is not None:
+            reads.append(read)
+    if not reads:
+        return None, 1.0
+    probs = np.asarray(probs_of(np.stack(reads)))
+    best = int(np.argmax(probs[:, 1:].max(axis=1)))
+    letter, confidence = spec.answer(probs[best])
+    if letter is None:
+        return None, float(probs[:, 0].min())
+    return letter, confidence
