@@ -1,12 +1,14 @@
 """What the stream decoder and the word suggestions add to the server's cost per frame.
 
     python -m bench.decoder_cost [--model models/default.keras] [--frames 20000]
+                                 [--motion models/motion.keras]
 
 Measured in one process, against the baseline of the same run: the served model's own cost
 for one frame at batch 1 (JPEG decode, crop, gray, resize, compiled forward pass: what
 `signlive bench` calls the server side). The decoder runs once per answered frame in the
-inference worker (webapp/serve/decoder.py); suggestions once per finished word
-(webapp/serve/suggest.py).
+inference worker (webapp/serve/decoder.py), and so does the motion reader for every frame with
+a hand (webapp/serve/motionreader.py: the frame added to the track, the last second read);
+suggestions once per finished word (webapp/serve/suggest.py).
 The decoder is fed a stream like a signer's: letters held 4-8 frames, with transitions, the
 hand moving, and no-hand stretches between words.
 """
@@ -51,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=str(ROOT / "models" / "default.keras"))
     parser.add_argument("--frames", type=int, default=20_000)
+    parser.add_argument("--motion", default=str(ROOT / "models" / "motion.keras"),
+                        help="the motion reader (J, Z) measured beside the model")
     args = parser.parse_args(argv)
     if args.frames < 100:
         parser.error("--frames must be at least 100")
@@ -58,10 +62,12 @@ def main(argv: list[str] | None = None) -> int:
     if model.suffix != ".keras" or not model.is_file():
         parser.error(f"{model}: no such .keras model file")
 
-    from webapp.model.registry import load_model_file
+    from webapp.model.handshape import NUM_LANDMARKS, Hand
+    from webapp.model.registry import load_model_file, load_motion_file
     from webapp.serve.benchmark import format_table
     from webapp.serve.decoder import StreamDecoder
     from webapp.serve.forward import prepare
+    from webapp.serve.motionreader import MotionReader
     from webapp.serve.suggest import Lexicon
 
     lexicon = Lexicon.shared()
@@ -98,6 +104,17 @@ def main(argv: list[str] | None = None) -> int:
             words.append(step.word)
     decoder_ms = (time.perf_counter() - start) * 1000 / len(frames)
 
+    # The motion reader (J, Z): one frame's landmarks added to a connection's track and the
+    # window ending there read, as the inference worker does for every frame with a hand.
+    reader = MotionReader(load_motion_file(args.motion))
+    hand = Hand(tuple((250.0 + 4 * i, 150.0 + 3 * i, 0.0) for i in range(NUM_LANDMARKS)))
+    for k in range(30):
+        reader.observe("bench", k / 15, (640, 480), hand)
+    start = time.perf_counter()
+    for k in range(runs):
+        reader.observe("bench", 2 + k / 15, (640, 480), hand)
+    motion_ms = (time.perf_counter() - start) * 1000 / runs
+
     start = time.perf_counter()
     for word in words:
         lexicon.suggest(word)
@@ -108,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = [
         ["model: decode + crop + forward (baseline)", f"{model_ms:.3f}", "1.000"],
         ["stream decoder, per frame", f"{decoder_ms:.4f}", f"{decoder_ms / model_ms:.4f}"],
+        ["motion reader (J, Z), per frame with a hand", f"{motion_ms:.3f}",
+         f"{motion_ms / model_ms:.3f}"],
         [f"suggestions, per word ({letters:.1f} letters)", f"{suggest_ms:.3f}",
          f"{suggest_ms / model_ms:.3f}"],
         ["suggestions, spread over the word's frames", f"{per_frame:.4f}",

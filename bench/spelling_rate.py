@@ -109,7 +109,9 @@ class Server:
         probs = None if decoded.probs is None else [round(float(v), 5) for v in decoded.probs]
         self.records.append({"client": decoded.client_id, "t": decoded.t, "mark": mark,
                              "box": decoded.box, "landmarks": decoded.landmarks,
-                             "probs": probs, "committed": list(decoded.step.committed)})
+                             "size": list(decoded.size), "probs": probs,
+                             "committed": list(decoded.step.committed),
+                             "retract": decoded.step.retract})
 
     def stop(self) -> None:
         self._live.stop()
@@ -177,32 +179,57 @@ def passes(records: list[dict]) -> list[list[dict]]:
     return out
 
 
-def decode_stream(records: list[dict], settings, lexicon) -> list[dict]:
-    """Both rules over the recorded answers: for each record, the letters each committed and
-    the decoder's finished word with its suggestions."""
+BACK = "\b"  # a letter taken back (a motion letter's handshape), in the rules' text
+
+
+def decode_stream(records: list[dict], settings, lexicon, motion=None) -> list[dict]:
+    """The rules over the recorded answers: for each record, the letters each committed (a
+    BACK for each one taken back) and the decoder's finished word with its suggestions. With
+    `motion` (a loaded motion reader), "motion" is the decoder with J and Z read from the
+    recorded landmarks, as the live server reads them."""
+    from webapp.model.handshape import Hand
+    from webapp.model.letters import CLASS_LETTERS
     from webapp.serve.decoder import StreamDecoder
+    from webapp.serve.motionreader import MotionReader
 
     out = []
+    reader = MotionReader(motion) if motion is not None else None
     decoder, hold, client = None, None, None
     for record in records:
         if record["client"] != client:  # a reconnected page gets a fresh decoder
             decoder, hold, client = StreamDecoder(settings), HoldSpeller(), record["client"]
+            with_motion = StreamDecoder(settings)
         probs = None if record["probs"] is None else np.asarray(record["probs"])
         step = decoder.update(record["t"], probs, record["box"])
         letter = None
         if probs is not None and probs.max() >= THRESHOLD:
-            from webapp.model.letters import CLASS_LETTERS
-
             letter = CLASS_LETTERS[int(probs.argmax())]
         held = hold.update(letter, record["t"] * 1000.0)
         word = None
         if step.word:
             word = {"spelled": "".join(x.letter for x in step.word),
                     "suggestions": lexicon.suggest(step.word) if lexicon else []}
-        out.append({"mark": record["mark"], "client": record["client"],
-                    "decoder": "".join(step.committed), "hold": held or "", "word": word,
-                    "live": "".join(record.get("committed", []))})
+        row = {"mark": record["mark"], "client": record["client"],
+               "decoder": "".join(step.committed), "hold": held or "", "word": word,
+               "live": BACK * record.get("retract", 0) + "".join(record.get("committed", []))}
+        if reader is not None:
+            hand = (Hand.parse(record["landmarks"]) if probs is not None
+                    and record.get("landmarks") else None)
+            found = reader.observe(record["client"], record["t"],
+                                   tuple(record.get("size") or (0, 0)), hand)
+            moved = with_motion.update(record["t"], probs, record["box"], found)
+            row["motion"] = BACK * moved.retract + "".join(moved.committed)
+        out.append(row)
     return out
+
+
+def spelled(parts: list[str]) -> str:
+    """The text a run of the rules' outputs spells (BACK takes the last letter back)."""
+    text = ""
+    for part in parts:
+        for char in part:
+            text = text[:-1] if char == BACK else text + char
+    return text
 
 
 FRAME_KINDS = ("hand, same letter", "hand, new letter", "no hand")
@@ -233,8 +260,9 @@ def score(decoded: list[dict], spans: list[WordSpan]) -> dict:
     """Per rule: letters right, word accuracy, false letters a minute with nobody signing,
     and (decoder) the intended word first / in the top 3 of the suggestions."""
     runs = passes(decoded)
-    rows: dict[str, list] = {"decoder": [], "hold": [], "live": []}
-    quiet_s, quiet = 0.0, {"decoder": 0, "hold": 0, "live": 0}
+    rules = [rule for rule in ("decoder", "hold", "live", "motion") if rule in decoded[0]]
+    rows: dict[str, list] = {rule: [] for rule in rules}
+    quiet_s, quiet = 0.0, dict.fromkeys(rules, 0)
     top1 = top3 = 0
     words = []
     for span in spans:
@@ -249,9 +277,9 @@ def score(decoded: list[dict], spans: list[WordSpan]) -> dict:
         quiet_s += quiet_hi - quiet_lo
         entry = {"word": span.word, "source": span.source}
         for rule in rows:
-            text = "".join(d[rule] for d in inside)
+            text = spelled([d[rule] for d in inside])
             rows[rule].append((span.word, text))
-            quiet[rule] += sum(len(d[rule]) for d in after)
+            quiet[rule] += sum(len(d[rule].replace(BACK, "")) for d in after)
             entry[rule] = text
         offered = next((d["word"] for d in inside + after if d["word"]), None)
         suggestions = offered["suggestions"] if offered else []
@@ -274,7 +302,10 @@ def report(results: dict[float, dict], log=print) -> list[list]:
 
     rows = []
     for pace, res in sorted(results.items()):
-        for rule, name in (("hold", "today's hold (500 ms)"), ("decoder", "stream decoder")):
+        for rule, name in (("hold", "today's hold (500 ms)"), ("decoder", "stream decoder"),
+                           ("motion", "decoder + motion reader")):
+            if rule not in res:
+                continue
             r = res[rule]
             rows.append([f"{pace:g}", f"{res.get('fps', float('nan')):.1f}", name,
                          f"{100 * r['letter_accuracy']:.1f}%", f"{100 * r['word_accuracy']:.0f}%",
@@ -292,7 +323,8 @@ def report(results: dict[float, dict], log=print) -> list[list]:
                      ["letters/s", "page fps", *FRAME_KINDS]))
     for pace, res in sorted(results.items()):
         log(f"  {pace:g}/s: " + ", ".join(
-            f"{w['word']}->{w['decoder'] or '-'}|{w['hold'] or '-'}" for w in res["words"]))
+            f"{w['word']}->{w['decoder'] or '-'}|{w['hold'] or '-'}|{w.get('motion') or '-'}"
+            for w in res["words"]))
     return rows
 
 
@@ -362,14 +394,19 @@ def replay(folder: Path, args) -> dict[float, dict]:
     if not runs:
         raise SystemExit(f"error: {folder} holds no recordings (pace-*.json): run without "
                          "--replay first")
+    from webapp.config import DEFAULT_MODELS_DIR
+    from webapp.model.registry import load_motion_file
+
     lexicon = Lexicon.shared()
     lexicon.wait(60)
     settings = decoder_settings(args)
+    # The motion reader the live server runs beside the decoder (J, Z): the "motion" rule.
+    motion = load_motion_file(DEFAULT_MODELS_DIR / "motion.keras")
     results = {}
     for run in runs:
         saved = json.loads(run.read_text())
         spans = [WordSpan(**s) for s in saved["spans"]]
-        res = score(decode_stream(saved["records"], settings, lexicon), spans)
+        res = score(decode_stream(saved["records"], settings, lexicon, motion), spans)
         res["fps"] = saved["fps"]
         res["frame_times"] = frame_times(saved["records"])
         results[float(saved["pace"])] = res
@@ -477,7 +514,7 @@ def main(argv: list[str] | None = None) -> int:
     results = replay(out, args)
     results = {p: r for p, r in results.items() if p in paces}
     for pace, res in sorted(results.items()):  # the replay must be what the page spelled
-        differ = [w["word"] for w in res["words"] if w["live"] != w["decoder"]]
+        differ = [w["word"] for w in res["words"] if w["live"] != w["motion"]]
         if differ:
             failed = True
             print(f"FAIL: at {pace:g}/s the replayed decoder differs from the live one on "

@@ -107,7 +107,7 @@ def test_the_real_world_run_trains_fuses_and_scores_the_held_out_photos(admin, m
     ({"kind": "fuse", "base": "nowhere"}, "base", "no model named 'nowhere'"),
     ({"kind": "fuse", "base": "hand", "epochs": 0}, "epochs", "from 1 to 1000"),
     ({"kind": "fuse", "base": "hand", "arch": "cnn"}, "arch", "unknown field"),
-    ({"kind": "distill"}, "kind", "must be \"train\" or \"fuse\""),
+    ({"kind": "distill"}, "kind", "must be \"train\", \"fuse\" or \"motion\""),
 ])
 def test_bad_recipe_and_fuse_runs_are_refused(admin, models_dir, body, field, why) -> None:
     register(models_dir, "guide")
@@ -127,3 +127,34 @@ def test_a_failed_real_world_run_leaves_neither_model(admin, models_dir, tmp_pat
     registry = Registry(models_dir)
     assert not registry.exists("half") and not registry.exists("half-image")
     assert not [p for p in Path(models_dir).iterdir() if p.name.startswith(("half", ".half"))]
+
+
+def test_the_motion_reader_trains_as_a_run(admin, models_dir, tmp_path, monkeypatch):
+    """The dashboard trains the J/Z reader too, on the tracks the child finds (its people in
+    motion-v1's roles), and registers it with its held-out people's figures."""
+    from trackkit import write_people
+
+    folder = write_people(tmp_path / "motion", {"cam": 6, "tresajoby": 6, "alex": 2,
+                                                "danial": 2})
+    monkeypatch.setenv("SIGNLIVE_MOTION", str(folder))
+    run = _run(admin, {"kind": "motion", "epochs": 2, "name": "jz"})
+    assert run["status"] == "succeeded", run.get("error")
+    assert run["trained_on"] == "landmark tracks (J, Z), split motion-v1"
+    assert any("training windows" in entry["line"] for entry in run["log"])
+    from webapp.model.registry import load_motion_file
+
+    loaded = load_motion_file(Path(models_dir) / "jz.keras")
+    assert set(loaded.metadata["held_out_people"]) == {"danial"}
+    listed = {m["name"]: m for m in admin.get("/api/models").get_json()["models"]}
+    assert listed["jz"]["kind"] == "motion" and "danial" in listed["jz"]["held_out_people"]
+    refused = admin.post("/api/models/jz/activate")  # it is no letter model
+    assert refused.status_code == 422 and "not a letter model" in refused.get_json()["error"]
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"kind": "motion", "epochs": 0}, "epochs"),
+    ({"kind": "motion", "arch": "cnn"}, "arch"),
+])
+def test_bad_motion_runs_are_refused(admin, body, field) -> None:
+    response = admin.post("/api/runs", json=body)
+    assert response.status_code == 400 and response.get_json()["field"] == field

@@ -271,7 +271,9 @@ function initForm() {
   }
   $("run-form").addEventListener("submit", startRun);
   $("fz-epochs").value = CONFIG.fuse_epochs || 40;
-  $("fuse-form").addEventListener("submit", startFuse);
+  $("fuse-form").addEventListener("submit", (event) => startSideRun(event, "fuse"));
+  $("mo-epochs").value = CONFIG.motion_epochs || 30;
+  $("motion-form").addEventListener("submit", (event) => startSideRun(event, "motion"));
   $("cancel-btn").addEventListener("click", cancelRun);
 }
 
@@ -325,36 +327,39 @@ async function startRun(event) {
   }
 }
 
-async function startFuse(event) {
+/** Start a fuse or motion run from its small form (`kind`: "fuse" or "motion"). */
+async function startSideRun(event, kind) {
   event.preventDefault();
-  $("fuse-error").hidden = true;
-  const body = { kind: "fuse", base: $("fz-base").value, epochs: numberField("fz-epochs") };
-  const name = $("fz-name").value.trim();
+  const prefix = kind === "fuse" ? "fz" : "mo";
+  $(`${kind}-error`).hidden = true;
+  const body = { kind, epochs: numberField(`${prefix}-epochs`) };
+  if (kind === "fuse") body.base = $("fz-base").value;
+  const name = $(`${prefix}-name`).value.trim();
   if (name) body.name = name;
-  if (!body.base) {
-    showFormError("choose a hand-crop model", "base", "fuse");
+  if (kind === "fuse" && !body.base) {
+    showFormError("choose a hand-crop model", "base", kind);
     return;
   }
   if (!Number.isFinite(body.epochs)) {
-    showFormError("epochs: enter a number", "epochs", "fuse");
+    showFormError("epochs: enter a number", "epochs", kind);
     return;
   }
-  $("fuse-btn").disabled = true;
+  $(`${kind}-btn`).disabled = true;
   try {
     const result = await api("POST", "/api/runs", body);
-    $("fz-name").value = "";
+    $(`${prefix}-name`).value = "";
     beginLiveRun(result.id, result.name, body);
-    flash(`Run #${result.id} started: the hand shape on ${body.base}.`, "ok");
+    flash(`Run #${result.id} started: ${trainedOn(body)}.`, "ok");
     await loadRuns();
   } catch (err) {
-    showFormError(err.message, err.field, "fuse");
+    showFormError(err.message, err.field, kind);
   } finally {
-    $("fuse-btn").disabled = false;
+    $(`${kind}-btn`).disabled = kind === "fuse" && !$("fz-base").options.length;
   }
 }
 
 function showFormError(message, field, form = "run") {
-  const box = $(form === "fuse" ? "fuse-error" : "form-error");
+  const box = $(form === "run" ? "form-error" : `${form}-error`);
   box.textContent = message;
   box.hidden = false;
   const input = field && $(`${form}-form`).querySelector(`[name="${CSS.escape(field)}"]`);
@@ -409,6 +414,7 @@ function beginLiveRun(id, name, params) {
 /** What a run trained on: "Sign MNIST", "photos (hand crop, split photos-v1)", ... */
 function trainedOn(p) {
   if (p?.kind === "fuse") return `hand shape on ${p.base}`;
+  if (p?.kind === "motion") return "landmark tracks (J, Z)";
   const on = p?.train_on || LEGACY.train_on;
   if (on === "csv") return "Sign MNIST";
   const photos = `photos (${p.crop || "hand"} crop${p.split ? `, split ${p.split}` : ""})`;
@@ -420,6 +426,7 @@ function trainedOn(p) {
 function dataShort(p) {
   if (!p) return "";
   if (p.kind === "fuse") return `hand shape on ${p.base}`;
+  if (p.kind === "motion") return "landmark tracks (J, Z)";
   const on = p.train_on || LEGACY.train_on;
   const what = on === "csv" ? "Sign MNIST" : `${on === "both" ? "both" : "photos"}, ${p.crop || "hand"} crop`;
   return `${what} · ${p.input_size ?? LEGACY.input_size} px`;
@@ -427,7 +434,7 @@ function dataShort(p) {
 
 function describeParams(p) {
   if (!p) return "";
-  if (p.kind === "fuse") return `${p.arch}, ${trainedOn(p)}, ${p.epochs} epochs`;
+  if (p.kind === "fuse" || p.kind === "motion") return `${p.arch}, ${trainedOn(p)}, ${p.epochs} epochs`;
   const parts = [p.arch, trainedOn(p), `input ${p.input_size ?? LEGACY.input_size} px`,
     `${p.epochs} epochs`, `batch ${p.batch_size}`,
     `lr ${p.learning_rate}`, p.augment ? "augmented" : "no augmentation"];
@@ -793,7 +800,9 @@ function renderModels(data) {
     const actions = el("td", { class: "row-actions" },
       el("button", {
         type: "button", class: "btn btn-small btn-primary", text: "Activate",
-        disabled: m.active || Boolean(m.error), onclick: () => activate(m.name),
+        disabled: m.active || Boolean(m.error) || m.kind === "motion",
+        title: m.kind === "motion" ? "the motion reader (J, Z) serves beside the letter model (SIGNLIVE_MOTION_MODEL)" : "",
+        onclick: () => activate(m.name),
       }),
       el("button", {
         type: "button", class: "btn btn-small btn-danger-ghost", text: "Delete",
@@ -804,7 +813,7 @@ function renderModels(data) {
     return el("tr", { class: m.active ? "active-row" : "", "data-model": m.name },
       nameCell,
       el("td", { text: m.arch || "–" }),
-      el("td", { class: "num", title: heldOutTitle(m), text: pct(m.held_out?.accuracy) }),
+      el("td", { class: "num", title: heldOutTitle(m), text: heldOutText(m) }),
       el("td", { class: "num", text: pct(m.sign_mnist) }),
       el("td", { class: "num", text: typeof m.params === "number" ? m.params.toLocaleString() : "–" }),
       el("td", { class: "num", text: bytes(m.size) }),
@@ -813,7 +822,18 @@ function renderModels(data) {
   }));
 }
 
+/** The held-out column: a letter model's accuracy; a motion reader's J and Z found. */
+function heldOutText(m) {
+  if (m.kind !== "motion") return pct(m.held_out?.accuracy);
+  const people = Object.values(m.held_out_people || {});
+  const sum = (key) => people.reduce((acc, row) => [acc[0] + row[key][0], acc[1] + row[key][1]], [0, 0]);
+  if (!people.length) return "–";
+  const [j, z] = [sum("J"), sum("Z")];
+  return `J ${j[0]}/${j[1]} · Z ${z[0]}/${z[1]}`;
+}
+
 function heldOutTitle(m) {
+  if (m.kind === "motion") return "the held-out people of split motion-v1 (J and Z found)";
   if (!m.held_out) return "not scored: signlive evaluate --record scores it";
   return `${m.held_out.n} photos of split ${m.held_out.split}; raw webcam ${pct(m.held_out.raw_webcam)}`;
 }

@@ -36,9 +36,9 @@ PROTECTED_MODELS = ("default",)
 _activate_lock = threading.Lock()
 
 # Model metadata the models table shows (the rest -- history, confusion -- stays on disk).
-MODEL_FIELDS = ("name", "arch", "held_out", "test_accuracy", "test_data", "size", "created",
-                "trained_at", "epochs", "params", "input_size", "crop", "handshape", "device",
-                "training_seconds", "error")
+MODEL_FIELDS = ("name", "kind", "arch", "held_out", "held_out_people", "test_accuracy",
+                "test_data", "size", "created", "trained_at", "epochs", "params", "input_size",
+                "crop", "handshape", "device", "training_seconds", "error")
 
 
 class ApiError(Exception):
@@ -181,13 +181,13 @@ def start_run():
     except runparams.ParamError as exc:
         raise ApiError(exc.status, str(exc), field=exc.field) from None
 
-    train_on = "photos" if params.get("kind") == "fuse" else params["train_on"]
-    if train_on != "photos":  # Sign MNIST is read
+    train_on = {"fuse": "photos", "motion": None}.get(params.get("kind"), params.get("train_on"))
+    if train_on in ("csv", "both"):  # Sign MNIST is read
         summary = signmnist.summary(config["DATA_DIR"])
         if not summary.get("ok"):
             raise ApiError(400, f"data: {summary.get('message') or 'the data set is missing'}",
                            field="data")
-    if train_on != "csv":  # the photo folder is read (its boxes are the run's check)
+    if train_on in ("photos", "both"):  # the photo folder is read (its boxes are the run's check)
         photos = photo_status().summary(boxes=False)
         if not photos["ok"]:
             raise ApiError(400, f"photos: {photos['message']}", field="photos")

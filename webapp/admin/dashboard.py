@@ -91,6 +91,7 @@ def dashboard():
         "recipes": recipes,
         "defaults": recipes[0],
         "fuse_epochs": runparams.FUSE_EPOCHS,
+        "motion_epochs": runparams.MOTION_EPOCHS,
         "allow_limit": allow_limit,
         "train_limit": int(current_app.config.get("TRAIN_LIMIT") or 0),
     }

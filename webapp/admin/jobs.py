@@ -172,9 +172,9 @@ class JobManager:
             active = self.store.active()
             if active is not None:  # another server process on the same instance folder
                 raise Busy(active["id"])
-            name = params.get("name") or self.unique_name(
-                f"{params['base']}-handshape" if params.get("kind") == "fuse" else params["arch"],
-                stamp=params.get("kind") != "fuse")
+            stem = {"fuse": f"{params.get('base')}-handshape",
+                    "motion": "motion"}.get(params.get("kind"), params["arch"])
+            name = params.get("name") or self.unique_name(stem, stamp=params.get("kind") != "fuse")
             for taken in self._model_names(name, params):
                 if Registry(self.models_dir).exists(taken):
                     raise ParamError("name", f"a model named {taken!r} already exists",
@@ -208,7 +208,7 @@ class JobManager:
 
     @staticmethod
     def _describe(params: dict) -> str:
-        if params.get("kind") == "fuse":
+        if params.get("kind") in ("fuse", "motion"):
             return f"{describe_data(params)}, {params['epochs']} epochs"
         text = (f"{params['arch']}, {params['epochs']} epochs, batch {params['batch_size']}, "
                 f"lr {params['learning_rate']:g}, augment {'on' if params['augment'] else 'off'}")

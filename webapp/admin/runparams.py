@@ -27,6 +27,8 @@ RUN_FIELDS = ("arch", "epochs", "batch_size", "learning_rate", "augment", "name"
               "hand_shape")
 FUSE_FIELDS = ("kind", "base", "epochs", "name")  # {"kind": "fuse"}: a branch on a model
 FUSE_EPOCHS = 40  # what `signlive fuse` trains by default (FuseConfig.epochs)
+MOTION_FIELDS = ("kind", "epochs", "name")  # {"kind": "motion"}: the J/Z motion reader
+MOTION_EPOCHS = 30  # what models/motion.keras was trained with (docs/RESULTS.md)
 
 # What the dashboard's form offers, the first being its default. "real-world" is the recipe of
 # models/default.keras (docs/RESULTS.md): Sign MNIST + the photos, hand crop, 56 px, then the
@@ -62,8 +64,11 @@ def validate_params(body: object, *, allow_limit: bool = False, default_limit: i
         raise ParamError("body", "expected a JSON object of run parameters")
     if body.get("kind", "train") == "fuse":
         return _fuse_params(body, models)
+    if body.get("kind", "train") == "motion":
+        return _motion_params(body)
     if body.get("kind", "train") != "train":
-        raise ParamError("kind", f"must be \"train\" or \"fuse\", got {body.get('kind')!r}")
+        raise ParamError("kind", "must be \"train\", \"fuse\" or \"motion\", "
+                                 f"got {body.get('kind')!r}")
     body = {k: v for k, v in body.items() if k != "kind"}
     allowed = RUN_FIELDS + (("limit",) if allow_limit else ())
     for key in body:
@@ -122,6 +127,23 @@ def _name(body: dict) -> str | None:
     return (name.strip() or None) if isinstance(name, str) else None
 
 
+def _epochs(body: dict, default: int) -> int:
+    epochs = body.get("epochs", default)
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or not 1 <= epochs <= 1000:
+        raise ParamError("epochs", f"must be an integer from 1 to 1000, got {epochs!r}")
+    return epochs
+
+
+def _motion_params(body: dict) -> dict:
+    """A motion-reader run's parameters: epochs and a name (`signlive train-motion`'s)."""
+    for key in body:
+        if key not in MOTION_FIELDS:
+            raise ParamError(str(key)[:64],
+                             f"unknown field; allowed: {', '.join(MOTION_FIELDS)}")
+    return {"kind": "motion", "epochs": _epochs(body, MOTION_EPOCHS), "name": _name(body),
+            "arch": "motion-conv1d"}
+
+
 def _fuse_params(body: dict, models: Registry | None) -> dict:
     """A fuse run's parameters: the base (a registered hand-crop model), epochs, a name."""
     for key in body:
@@ -130,9 +152,7 @@ def _fuse_params(body: dict, models: Registry | None) -> dict:
     base = body.get("base")
     if not isinstance(base, str) or not base:
         raise ParamError("base", f"must name a model, got {base!r}")
-    epochs = body.get("epochs", FUSE_EPOCHS)
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or not 1 <= epochs <= 1000:
-        raise ParamError("epochs", f"must be an integer from 1 to 1000, got {epochs!r}")
+    epochs = _epochs(body, FUSE_EPOCHS)
     if models is None or not models.exists(base):
         raise ParamError("base", f"no model named {base!r}", status=404)
     entry = next((m for m in models.list() if m["name"] == base), {})
@@ -157,6 +177,8 @@ def describe_data(params: dict) -> str:
     BASE" for a fuse run. Runs recorded before photo training trained on Sign MNIST."""
     if params.get("kind") == "fuse":
         return f"hand shape on {params.get('base')}"
+    if params.get("kind") == "motion":
+        return "landmark tracks (J, Z), split motion-v1"
     shape = " + hand shape" if params.get("hand_shape") else ""
     return _describe_images(params) + shape
 

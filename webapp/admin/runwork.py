@@ -1,5 +1,6 @@
 """What an admin run's process does: train (then, for the real-world recipe, fuse the
-hand-shape branch onto the image model), or fuse a registered model; then score the model on
+hand-shape branch onto the image model), fuse a registered model, or train the motion reader
+(J, Z; scored on its own held-out people); then, for a letter model, score the model on
 the split's held-out photo sources and keep that figure in its metadata, where the models
 table reads it first.
 
@@ -17,6 +18,7 @@ from webapp.files import DataError
 from webapp.model.registry import Registry
 from webapp.train import evaluation, splits
 from webapp.train.fusion import FuseConfig, fuse
+from webapp.train.motion import MotionConfig, train_motion
 from webapp.train.training import TrainConfig, TrainingCancelled, train
 
 Send = Callable[[dict], None]
@@ -26,6 +28,11 @@ ShouldStop = Callable[[], bool]
 def run(params: dict, send: Send, should_stop: ShouldStop) -> tuple[str, dict]:
     """Do the run `params` describes; (the registered model's name, its metadata)."""
     registry = Registry(app_config.models_dir(params.get("models_dir")))
+    if params.get("kind") == "motion":  # its held-out people are scored in its metadata
+        metadata = train_motion(MotionConfig(models_dir=params.get("models_dir"),
+                                             name=params["name"], epochs=params["epochs"]),
+                                progress=lambda line: send({"type": "log", "message": line}))
+        return params["name"], metadata
     if params.get("kind") == "fuse":
         name, metadata = _fuse(params, str(registry.path(params["base"])), params["name"],
                                splits.DEFAULT_SPLIT, send, chart=True)

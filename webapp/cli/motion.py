@@ -84,7 +84,7 @@ def cmd_train_motion(args: argparse.Namespace) -> int:
         seed=args.seed), progress=print)
     print(f"saved {args.name}: best epoch {metadata['best_epoch']}, validation score "
           f"{metadata['validation_score']:.4f}, {metadata['training_seconds']:.0f} s")
-    for person, row in metadata["held_out"].items():
+    for person, row in metadata["held_out_people"].items():
         print(f"  held out {person:<14} " + "  ".join(
             f"{key} {found}/{n}" for key, (found, n) in row.items()))
     return 0

@@ -48,7 +48,7 @@ import numpy as np
 
 from webapp.model.handshape import FEATURES, Hand
 from webapp.model.letters import top_predictions
-from webapp.model.preprocess import FrameError
+from webapp.model.preprocess import FrameError, encoded_size
 from webapp.model.registry import LoadedModel
 from webapp.model.spec import ModelSpec, Sample
 from webapp.serve.decoder import DecoderSettings, Step, StreamDecoder
@@ -79,6 +79,7 @@ class Decoded:
     landmarks: list | None
     probs: np.ndarray | None
     step: Step
+    size: tuple[int, int] = (0, 0)  # the frame's width and height, where it has a hand
 
 
 @dataclass
@@ -368,10 +369,12 @@ class InferenceService:
         # Without a locator (no box, not located) "no sign" is a reading below the threshold,
         # as it always was; with one, the hand is there when the page found it.
         hand = probs is not None and (item.box is not None or letter is not None)
-        motion = (self.motion.observe(item.client_id, item.received, item.image,
+        # The frame was decoded (or holds no hand to read): its header is sound.
+        size = encoded_size(item.image) if hand and item.hand is not None else (0, 0)
+        motion = (self.motion.observe(item.client_id, item.received, size,
                                       item.hand if hand else None)
                   if self.motion is not None else None)
-        step = self._decode(item, probs if hand else None, motion)
+        step = self._decode(item, probs if hand else None, motion, size)
         latency_ms = (time.perf_counter() - item.received) * 1000.0
         payload = {
             "id": item.frame_id,
@@ -398,8 +401,8 @@ class InferenceService:
         self._deliver(item, "prediction", payload)
         return latency_ms
 
-    def _decode(self, item: _Pending, probs: np.ndarray | None,
-                motion: str | None = None) -> Step:
+    def _decode(self, item: _Pending, probs: np.ndarray | None, motion: str | None = None,
+                size: tuple[int, int] = (0, 0)) -> Step:
         """Run the client's stream decoder on one answered frame (worker thread only)."""
         with self._cond:  # forget() may drop a departed client's decoder meanwhile
             decoder = self._decoders.get(item.client_id)
@@ -409,7 +412,7 @@ class InferenceService:
         if self._decode_listeners:
             record = Decoded(item.client_id, item.frame_id, item.received, item.box,
                              [list(point) for point in item.hand.landmarks] if item.hand else None,
-                             probs, step)
+                             probs, step, size)
             for listener in list(self._decode_listeners):
                 try:
                     listener(record)

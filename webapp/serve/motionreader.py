@@ -16,7 +16,6 @@ from collections.abc import Callable
 import numpy as np
 
 from webapp.model.handshape import NUM_LANDMARKS, Hand
-from webapp.model.preprocess import encoded_size
 from webapp.model.registry import LoadedMotion
 
 _NO_HAND = np.zeros((NUM_LANDMARKS, 3), np.float32)
@@ -47,14 +46,15 @@ class MotionReader:
         self._forward(np.zeros((1, *self.spec.shape), np.float32))  # warm: traced once now
         self._tracks: dict[str, deque[tuple[float, np.ndarray]]] = {}
 
-    def observe(self, client_id: str, t: float, image: bytes,
+    def observe(self, client_id: str, t: float, size: tuple[int, int],
                 hand: Hand | None) -> str | None:
-        """Add one frame of a connection (`hand`: its landmarks in the frame's pixels, None
-        without a hand) and read the window ending at it: J, Z, or None."""
+        """Add one frame of a connection (`size`: the frame's width and height; `hand`: its
+        landmarks in the frame's pixels, None without a hand) and read the window ending at
+        it: J, Z, or None."""
         track = self._tracks.setdefault(client_id, deque())
         points = _NO_HAND
         if hand is not None:
-            width, height = encoded_size(image)  # the frame was decoded: its header is sound
+            width, height = size
             points = np.asarray(hand.landmarks, np.float32) / np.array(
                 [width, height, width], np.float32)
         track.append((t, points))
