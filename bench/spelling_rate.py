@@ -401,7 +401,7 @@ def replay(folder: Path, args) -> dict[float, dict]:
     lexicon.wait(60)
     settings = decoder_settings(args)
     # The motion reader the live server runs beside the decoder (J, Z): the "motion" rule.
-    motion = load_motion_file(DEFAULT_MODELS_DIR / "motion.keras")
+    motion = load_motion_file(args.motion or DEFAULT_MODELS_DIR / "motion.keras")
     results = {}
     for run in runs:
         saved = json.loads(run.read_text())
@@ -427,6 +427,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--replay", metavar="DIR", help="score recordings in DIR, no browser")
     parser.add_argument("--plot", action="store_true", help=f"write {PLOT.relative_to(ROOT)}")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--motion", metavar="FILE",
+                        help="the motion reader for --replay's \"motion\" rule (default: "
+                             "models/motion.keras)")
     parser.add_argument("--set", action="append", metavar="NAME=VALUE",
                         help="a decoder setting for --replay (webapp/decoder.DecoderSettings), "
                         "e.g. --set settle_ms=200; repeatable")

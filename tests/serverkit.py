@@ -15,12 +15,13 @@ from webapp.serve.server import make_server
 TIMEOUT = 15
 
 
-def receive(sio, timeout: float = TIMEOUT):
-    """The next event on a /live client other than `model` announcements."""
+def receive(sio, event: str | None = None, timeout: float = TIMEOUT):
+    """The next event on a /live client other than `model` announcements (or, with `event`,
+    the next event of that name)."""
     while True:
-        event, data = sio.receive(timeout=timeout)
-        if event != "model":
-            return event, data
+        name, data = sio.receive(timeout=timeout)
+        if event == name or (event is None and name != "model"):
+            return name, data
 
 
 class LiveServer:

@@ -9,6 +9,7 @@ import time
 import numpy as np
 import pytest
 from imagekit import png, png_declaring
+from serverkit import receive
 
 from webapp.config import DEFAULT_MODELS_DIR
 from webapp.serve.benchmark import camera_frame
@@ -17,14 +18,6 @@ TIMEOUT = 15
 
 
 FRAME = camera_frame(np.full((28, 28), 128, np.uint8))
-
-
-def receive(sio, event: str | None = None):
-    """The next event (skipping `model` announcements unless asked for)."""
-    while True:
-        name, data = sio.receive(timeout=TIMEOUT)
-        if event == name or (event is None and name != "model"):
-            return name, data
 
 
 @pytest.fixture(scope="module")

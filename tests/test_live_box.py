@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 import pytest
 import requests
+from serverkit import receive
 
 from webapp.model.preprocess import guide_square, hand_square, preprocess
 
@@ -82,13 +83,6 @@ def expected(models_dir):
         return top_predictions(np.asarray(model(x[np.newaxis], training=False))[0])
 
     return {"hand": top(preprocess(FRAME, box=BOX)), "guide": top(preprocess(FRAME))}
-
-
-def receive(sio):
-    while True:
-        name, data = sio.receive(timeout=TIMEOUT)
-        if name != "model":
-            return name, data
 
 
 def ask(sio, frame_id: int, **extra):

@@ -220,3 +220,31 @@ def test_the_shipped_reader_reads_the_held_out_peoples_j_and_z(held_out, tmp_pat
         found = [line.split("\t")[1] for line in out.splitlines()]
         assert code == 0 and found.count(letter) >= 0.8 * len(found)
 
+
+
+def test_a_drifting_hand_slides_and_turns_but_keeps_its_shape_and_its_gaps():
+    from webapp.train.motion import drifted
+
+    track = stroke("D", 20, np.random.default_rng(9))
+    track[7] = 0  # no hand in one frame
+    moved = drifted(track, np.random.default_rng(3), amount=0.5)
+    assert not moved[7].any() and moved.shape == track.shape
+    assert np.abs(moved[-1, 0, :2] - track[-1, 0, :2]).max() > 1e-3  # it slid
+    sizes = [np.linalg.norm(t[:, :2] - t[:1, :2], axis=1).max() for t in (track[0], moved[-1])]
+    assert sizes[1] == pytest.approx(sizes[0], rel=1e-4)  # the same hand, only moved
+
+
+def test_a_motion_letter_needs_its_fingertip_to_draw_a_stroke():
+    """A pointing hand slid for a double letter (0.6 hand sizes) is no Z, however sure the
+    reader is; the same hand drawing a Z is."""
+    rng = np.random.default_rng(11)
+    times = np.arange(30) / 30
+    slid = stroke("D", 30, rng)
+    slid[..., 0] += np.linspace(0, 0.6 * 0.12, 30)[:, None]  # the hand is about 0.12 wide
+    drawn = stroke("Z", 30, rng)
+    windows = np.stack([SPEC.read(slid, times), SPEC.read(drawn, times)])
+    sure_z = np.array([[0.01, 0.01, 0.98]] * 2)
+    assert SPEC.stroke(windows, "Z")[0] < SPEC.min_stroke <= SPEC.stroke(windows, "Z")[1]
+    assert list(SPEC.decide(sure_z, windows)) == [0, 2]
+    assert SPEC.answer(sure_z[1], windows[1]) == ("Z", pytest.approx(0.98))
+    assert SPEC.answer(sure_z[0], windows[0]) == (None, pytest.approx(0.01))

@@ -28,6 +28,9 @@ from webapp.model.handshape import NUM_LANDMARKS
 MOTION_LETTERS = ("J", "Z")
 TRACK_FEATURES = "wrist-window-xy-v1"  # recorded in a motion model's metadata
 MIN_HAND_FRAMES = 3  # fewer frames with a hand in the window: no reading
+# The fingertip that draws each motion letter (MediaPipe's landmark index): J's little finger,
+# Z's index finger.
+STROKE_TIPS = {"J": 20, "Z": 8}
 
 
 class TrackError(ValueError):
@@ -41,6 +44,11 @@ class TrackSpec:
     steps: int = 16  # instants the window is resampled onto
     window_s: float = 1.0  # how much of the recent track the live server reads
     threshold: float = 0.5  # a motion letter is read when its probability reaches this
+    # ... and when its fingertip travelled at least this many hand sizes in the window: a
+    # letter held with some drift, or slid for a double letter (0.6 hand sizes), draws no J
+    # or Z. The training people's strokes travel 1.35 (Z) and 1.5 (J) hand sizes or more in
+    # nine of ten recordings, their held letters under 0.65 (docs/RESULTS.md).
+    min_stroke: float = 1.0
     letters: tuple[str, ...] = MOTION_LETTERS
     features: str = TRACK_FEATURES
 
@@ -56,6 +64,9 @@ class TrackSpec:
                 or not 0 < self.threshold < 1:
             raise TrackError(f"threshold must be a probability in (0, 1), "
                              f"got {self.threshold!r}")
+        if isinstance(self.min_stroke, bool) or not isinstance(self.min_stroke, (int, float)) \
+                or not 0 <= self.min_stroke <= 10:
+            raise TrackError(f"min_stroke must be 0-10 hand sizes, got {self.min_stroke!r}")
         if tuple(self.letters) != MOTION_LETTERS:
             raise TrackError(f"letters {list(self.letters)} are not {list(MOTION_LETTERS)}")
         if self.features != TRACK_FEATURES:
@@ -64,6 +75,7 @@ class TrackSpec:
         object.__setattr__(self, "letters", tuple(self.letters))
         object.__setattr__(self, "window_s", float(self.window_s))
         object.__setattr__(self, "threshold", float(self.threshold))
+        object.__setattr__(self, "min_stroke", float(self.min_stroke))
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -75,20 +87,34 @@ class TrackSpec:
         """What each output means: no motion letter, then the letters."""
         return (None, *self.letters)
 
-    def answer(self, probs: np.ndarray) -> tuple[str | None, float]:
-        """One window's (J, Z or None, confidence): the likelier motion letter when it
-        reaches `threshold`, else None with the probability of no motion letter."""
-        probs = np.asarray(probs, np.float64)
-        k = int(np.argmax(probs[1:])) + 1
-        if probs[k] >= self.threshold:
-            return self.answers[k], float(probs[k])
-        return None, float(probs[0])
+    def stroke(self, windows: np.ndarray, letter: str) -> np.ndarray:
+        """How far `letter`'s fingertip travelled in each read window (N, steps, 42), in hand
+        sizes (the windows are already divided by the hand's size)."""
+        tip = STROKE_TIPS[letter]
+        windows = np.asarray(windows)
+        xy = np.stack([windows[:, :, tip], windows[:, :, NUM_LANDMARKS + tip]], axis=-1)
+        return np.linalg.norm(np.diff(xy, axis=1), axis=2).sum(axis=1)
 
-    def decide(self, probs: np.ndarray) -> np.ndarray:
-        """answer() for a batch, as output indices: 0 none, 1.. the letters."""
+    def decide(self, probs: np.ndarray, windows: np.ndarray) -> np.ndarray:
+        """For each window (N, steps, 42) and its probabilities: 0 for no motion letter, else
+        1 + the letter's index: the likelier motion letter when it reaches `threshold` and its
+        fingertip drew a stroke of at least `min_stroke`."""
         probs = np.asarray(probs)
         k = probs[:, 1:].argmax(axis=1) + 1
-        return np.where(probs[np.arange(len(probs)), k] >= self.threshold, k, 0)
+        sure = probs[np.arange(len(probs)), k] >= self.threshold
+        drawn = np.zeros(len(probs), bool)
+        for i, letter in enumerate(self.letters, start=1):
+            mine = k == i
+            if mine.any():
+                drawn[mine] = self.stroke(np.asarray(windows)[mine], letter) >= self.min_stroke
+        return np.where(sure & drawn, k, 0)
+
+    def answer(self, probs: np.ndarray, window: np.ndarray) -> tuple[str | None, float]:
+        """One window's (J, Z or None, confidence): decide() for one; the confidence is the
+        letter's probability, or that of no motion letter."""
+        probs = np.asarray(probs, np.float64)
+        k = int(self.decide(probs[None], np.asarray(window)[None])[0])
+        return self.answers[k], float(probs[k])
 
     def read(self, track: np.ndarray, times: np.ndarray) -> np.ndarray | None:
         """(T, 21, 3) landmarks in [0, 1] of the frame + (T,) seconds -> (steps, 42) float32,
@@ -127,6 +153,7 @@ class TrackSpec:
         """The spec as a motion model's metadata keys ("kind": "motion")."""
         return {"kind": "motion", "inputs": ["track"], "steps": self.steps,
                 "window_s": self.window_s, "threshold": self.threshold,
+                "min_stroke": self.min_stroke,
                 "letters": list(self.letters), "track_features": self.features}
 
     @classmethod
@@ -137,6 +164,7 @@ class TrackSpec:
         try:
             return cls(steps=metadata["steps"], window_s=metadata["window_s"],
                        threshold=metadata["threshold"],
+                       min_stroke=metadata.get("min_stroke", 0.0),
                        letters=tuple(metadata.get("letters") or ()),
                        features=metadata.get("track_features", ""))
         except KeyError as exc:
@@ -163,9 +191,11 @@ def best_window(probs_of: Callable[[np.ndarray], np.ndarray], spec: TrackSpec,
             reads.append(read)
     if not reads:
         return None, 1.0
-    probs = np.asarray(probs_of(np.stack(reads)))
-    best = int(np.argmax(probs[:, 1:].max(axis=1)))
-    letter, confidence = spec.answer(probs[best])
-    if letter is None:
+    windows = np.stack(reads)
+    probs = np.asarray(probs_of(windows))
+    decided = spec.decide(probs, windows)
+    if not decided.any():
         return None, float(probs[:, 0].min())
-    return letter, confidence
+    motion = np.where(decided > 0, probs[np.arange(len(probs)), decided], -1.0)
+    best = int(np.argmax(motion))
+    return spec.answers[int(decided[best])], float(motion[best])

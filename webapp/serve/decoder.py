@@ -27,10 +27,14 @@ How it reads the stream (frames at whatever rate the page manages, 3-30 a second
   is not a break, so holding one letter long never doubles it.
 - With no hand nothing commits; after `word_end_ms` without a hand the word in progress ends
   (the caller offers suggestions for it, webapp/serve/suggest.py).
+- A *motion letter* (J or Z, which the caller's motion reader found in the hand's track,
+  webapp/serve/motionreader.py) commits once per stroke: it takes back the letters committed
+  in the `motion_ms` before it (the stroke's handshape, read as I or D while it was drawn: the
+  Step's `retract`), and nothing else commits for `motion_ms` after it.
 
 Pure logic with no clock of its own (callers pass timestamps): the live server runs one per
-connection (webapp/serve/inference.py), and bench/spelling_rate.py replays recorded streams through
-the same class.
+connection (webapp/serve/inference.py), and bench/spelling_rate.py replays recorded streams
+through the same class.
 """
 
 from __future__ import annotations

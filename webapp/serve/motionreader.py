@@ -66,7 +66,7 @@ class MotionReader:
                                 np.array([when for when, _ in track]))
         if window is None:
             return None
-        return self.spec.answer(self._forward(window[None])[0])[0]
+        return self.spec.answer(self._forward(window[None])[0], window)[0]
 
     def forget(self, client_id: str) -> None:
         self._tracks.pop(client_id, None)

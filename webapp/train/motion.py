@@ -112,9 +112,35 @@ def recording_times(track: np.ndarray, fps: float = RECORDED_FPS) -> np.ndarray:
     return np.arange(len(track), dtype=np.float64) / fps
 
 
-def varied(track: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """One live-like variant of a recording: (track, timestamps)."""
+def drifted(track: np.ndarray, rng: np.random.Generator, amount: float = 0.4) -> np.ndarray:
+    """The track with the slow drift of a hand held in the air: the whole hand sliding up to
+    `amount` of its size in a straight line, and turning a little, over the recording (a
+    held X or L that drifts must not read as a Z)."""
+    hand = np.any(track != 0, axis=(1, 2))
+    if hand.sum() < 2:
+        return track
+    size = float(np.median(np.linalg.norm(track[hand][:, :, :2] - track[hand][:, :1, :2],
+                                          axis=2).max(axis=1)))
+    u = np.linspace(0, 1, len(track))[:, None, None]
+    shift = rng.normal(0, 1, 2) * amount * size
+    turn = rng.normal(0, 0.1) * u
+    wrist = track[hand][:, 0, :2].mean(axis=0)
+    xy = track[..., :2] - wrist
+    c, s = np.cos(turn), np.sin(turn)
+    xy = np.stack([c[..., 0] * xy[..., 0] - s[..., 0] * xy[..., 1],
+                   s[..., 0] * xy[..., 0] + c[..., 0] * xy[..., 1]], axis=-1)
+    moved = track.copy()
+    moved[..., :2] = xy + wrist + shift * u
+    return np.where(hand[:, None, None], moved, 0).astype(np.float32)
+
+
+def varied(track: np.ndarray, rng: np.random.Generator,
+           drift: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """One live-like variant of a recording: (track, timestamps); with `drift`, half of them
+    drift as a held hand does (drifted)."""
     track = track.copy()
+    if drift and rng.random() < 0.5:  # up to a double letter's slide (0.6 hand sizes) and more
+        track = drifted(track, rng, amount=rng.uniform(0.1, 1.0))
     present = np.flatnonzero(np.any(track != 0, axis=(1, 2)))
     if len(present):
         track = track[present[0]:present[-1] + 1]
@@ -152,14 +178,14 @@ def transition(first: np.ndarray, second: np.ndarray, rng: np.random.Generator) 
 
 
 def example_set(data: Tracks, spec: TrackSpec, rng: np.random.Generator, copies: int,
-                transitions: int) -> tuple[np.ndarray, np.ndarray]:
-    """Training examples: every track `copies` times varied, plus `transitions` made-up
-    hand movements between two static letters of the same person."""
+                transitions: int, drift: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Training examples: every track `copies` times varied (`drift`: half of them drifting),
+    plus `transitions` made-up hand movements between two static letters of one person."""
     y_all = targets(data.labels, spec)
     xs, ys = [], []
     for _ in range(copies):
         for track, y in zip(data.tracks, y_all, strict=True):
-            read = spec.read(*varied(track, rng))
+            read = spec.read(*varied(track, rng, drift))
             if read is not None:
                 xs.append(read)
                 ys.append(y)
@@ -183,8 +209,10 @@ def read_as_recorded(data: Tracks, spec: TrackSpec,
                      fps: float = RECORDED_FPS) -> tuple[np.ndarray, np.ndarray]:
     """Each recording read once, whole, unchanged: (features, valid mask)."""
     reads = [spec.read(track, recording_times(track, fps)) for track in data.tracks]
-    valid = np.array([r is not None for r in reads])
+    valid = np.array([r is not None for r in reads], bool)
     shape = spec.shape
+    if not reads:
+        return np.zeros((0, *shape), np.float32), valid
     return np.stack([r if r is not None else np.zeros(shape, np.float32) for r in reads]), valid
 
 
@@ -202,12 +230,15 @@ class MotionConfig:
     learning_rate: float = 2e-3
     seed: int = 0
     weight_power: float = 1.0  # class weights (share)^-power: 1 balanced, 0 none
+    drift: bool = True  # half the training tracks drift or slide as a held hand does (drifted)
     steps: int = field(default=TrackSpec.steps)
     window_s: float = field(default=TrackSpec.window_s)
     threshold: float = field(default=TrackSpec.threshold)
+    min_stroke: float = field(default=TrackSpec.min_stroke)
 
     def spec(self) -> TrackSpec:
-        return TrackSpec(self.steps, float(self.window_s), float(self.threshold))
+        return TrackSpec(self.steps, float(self.window_s), float(self.threshold),
+                         float(self.min_stroke))
 
     def validate(self) -> MotionConfig:
         for name, low, high in (("epochs", 1, 500), ("copies", 1, 100),
@@ -256,7 +287,7 @@ def fit_reader(train: Tracks, val: Tracks | None, spec: TrackSpec, config: Motio
 
     keras.utils.set_random_seed(config.seed)
     rng = np.random.default_rng(config.seed)
-    x, y = example_set(train, spec, rng, config.copies, config.transitions)
+    x, y = example_set(train, spec, rng, config.copies, config.transitions, config.drift)
     counts = np.bincount(y, minlength=len(spec.answers))
     # Rarer classes weigh more, by (share)^-weight_power: 1 balances them fully.
     weights = {k: (len(y) / (len(counts) * max(1, c))) ** config.weight_power
@@ -277,7 +308,8 @@ def fit_reader(train: Tracks, val: Tracks | None, spec: TrackSpec, config: Motio
                            class_weight=weights, verbose=0)
         row = {"epoch": epoch, "loss": float(fitted.history["loss"][-1])}
         if val is not None:
-            predicted = np.where(valid_val, spec.decide(model.predict(x_val, verbose=0)), 0)
+            predicted = np.where(valid_val,
+                                 spec.decide(model.predict(x_val, verbose=0), x_val), 0)
             row["val_score"] = _balanced(y_val, predicted, len(spec.letters))
             if row["val_score"] > best:
                 best, best_weights = row["val_score"], model.get_weights()
@@ -295,7 +327,8 @@ def fit_reader(train: Tracks, val: Tracks | None, spec: TrackSpec, config: Motio
 def score_people(model, data: Tracks, spec: TrackSpec) -> dict:
     """per_person() of `data`, each recording read whole, as recorded."""
     x, valid = read_as_recorded(data, spec)
-    return per_person(data, np.where(valid, spec.decide(model.predict(x, verbose=0)), 0), spec)
+    return per_person(data, np.where(valid, spec.decide(model.predict(x, verbose=0), x), 0),
+                      spec)
 
 
 def train_motion(config: MotionConfig, progress: Callable[[str], None] = print) -> dict:
