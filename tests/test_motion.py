@@ -9,14 +9,14 @@ import json
 
 import numpy as np
 import pytest
-from trackkit import made_tracks, stroke
+from trackkit import held_out_tracks, made_tracks, stroke
 
 from webapp import cli
-from webapp.config import DEFAULT_MODELS_DIR, motion_dir
+from webapp.config import DEFAULT_MODELS_DIR
 from webapp.model.registry import ModelError, load_model_file, load_motion_file
 from webapp.model.track import MIN_HAND_FRAMES, TrackError, TrackSpec, best_window
 from webapp.serve.decoder import StreamDecoder
-from webapp.train.motion import MOTION_SPLIT, MotionConfig, fit_reader, load_tracks
+from webapp.train.motion import MOTION_SPLIT, MotionConfig, fit_reader
 
 SPEC = TrackSpec()
 SHIPPED = DEFAULT_MODELS_DIR / "motion.keras"
@@ -202,11 +202,7 @@ def test_the_shipped_reader_and_the_letter_models_are_told_apart():
 
 @pytest.fixture(scope="module")
 def held_out():
-    folder = motion_dir()
-    if not folder.is_dir():
-        pytest.skip(f"{folder}: the motion recordings are not here")
-    data = load_tracks(folder)
-    return data.subset(np.array([MOTION_SPLIT.role(s) == "held_out" for s in data.signers]))
+    return held_out_tracks()
 
 
 def test_the_shipped_reader_reads_the_held_out_peoples_j_and_z(held_out, tmp_path, capsys):

@@ -10,9 +10,9 @@ import cv2
 import numpy as np
 import pytest
 from serverkit import receive
+from trackkit import held_out_tracks
 
-from webapp.config import motion_dir
-from webapp.train.motion import MOTION_SPLIT, RECORDED_FPS, load_tracks
+from webapp.train.motion import RECORDED_FPS
 
 WIDTH, HEIGHT = 640, 480
 FRAME = cv2.imencode(".jpg", np.full((HEIGHT, WIDTH, 3), 90, np.uint8))[1].tobytes()
@@ -20,13 +20,9 @@ FRAME = cv2.imencode(".jpg", np.full((HEIGHT, WIDTH, 3), 90, np.uint8))[1].tobyt
 
 @pytest.fixture(scope="module")
 def held_out_strokes():
-    folder = motion_dir()
-    if not folder.is_dir():
-        pytest.skip(f"{folder}: the motion recordings are not here")
-    data = load_tracks(folder)
-    held = np.array([MOTION_SPLIT.role(s) == "held_out" for s in data.signers])
-    return {letter: [t for t, label, keep in zip(data.tracks, data.labels, held, strict=True)
-                     if keep and label == letter] for letter in ("J", "Z", "A")}
+    held = held_out_tracks()
+    return {letter: [t for t, label in zip(held.tracks, held.labels, strict=True)
+                     if label == letter] for letter in ("J", "Z", "A")}
 
 
 def send_track(sio, track: np.ndarray, first_id: int, fps: float) -> list[dict]:

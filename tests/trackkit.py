@@ -10,7 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from webapp.train.motion import Tracks
+from webapp.config import motion_dir
+from webapp.train.motion import MOTION_SPLIT, Tracks, load_tracks
 
 # A right hand in the frame's [0, 1] coordinates: wrist, then four points a finger.
 _FINGERS = np.array([[-0.6, -0.2], [-0.25, -0.9], [0.0, -1.0], [0.25, -0.9], [0.5, -0.75]])
@@ -77,3 +78,14 @@ def write_people(folder: Path, people: dict[str, int], seed: int = 0) -> Path:
     np.savez(folder / "made.npz", tracks=np.stack(tracks), label=np.array(labels),
              signer=np.array(signers))
     return folder
+
+
+def held_out_tracks() -> Tracks:
+    """The real recordings of motion-v1's held-out people (the test skips without them)."""
+    import pytest
+
+    folder = motion_dir()
+    if not folder.is_dir():
+        pytest.skip(f"{folder}: the motion recordings are not here")
+    data = load_tracks(folder)
+    return data.subset(np.array([MOTION_SPLIT.role(s) == "held_out" for s in data.signers]))
