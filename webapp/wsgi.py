@@ -16,6 +16,7 @@ logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name
 
 from webapp import create_app  # noqa: E402
 from webapp.model.registry import ModelError  # noqa: E402
+from webapp.security import require_production_settings  # noqa: E402
 
 log = logging.getLogger("signlive")
 WORKER_BOOT_ERROR = 3  # gunicorn halts (does not respawn) on this exit status
@@ -23,8 +24,6 @@ WORKER_BOOT_ERROR = 3  # gunicorn halts (does not respawn) on this exit status
 try:
     app = create_app()
     # No placeholder SECRET_KEY, no debug mode in production.
-    from webapp.security import require_production_settings
-
     require_production_settings(app)
 except (ModelError, ValueError) as exc:
     log.critical("signlive cannot start: %s", exc)

@@ -82,7 +82,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     import json
     import time
 
-    # deferred: it loads Keras
+    # deferred: evaluation loads Keras (the rest come along, one import line)
     from webapp.train import evaluation, photofolder, splits, trainingsets
 
     if args.limit < 0:
