@@ -244,3 +244,18 @@ def test_a_motion_letter_needs_its_fingertip_to_draw_a_stroke():
     assert list(SPEC.decide(sure_z, windows)) == [0, 2]
     assert SPEC.answer(sure_z[1], windows[1]) == ("Z", pytest.approx(0.98))
     assert SPEC.answer(sure_z[0], windows[0]) == (None, pytest.approx(0.01))
+
+
+def test_a_z_must_turn_its_corners():
+    """A pointing hand sliding a long way (a double letter, the hand moving on) draws a long
+    stroke but turns no corner: no Z. The Z drawn in the test turns twice."""
+    rng = np.random.default_rng(12)
+    times = np.arange(30) / 30
+    slid = stroke("D", 30, rng)
+    slid[..., :2] += np.linspace(0, 0.12 * 1.5, 30)[:, None, None] * np.array([1.0, 0.4])
+    drawn = stroke("Z", 30, rng)
+    windows = np.stack([SPEC.read(slid, times), SPEC.read(drawn, times)])
+    turns = SPEC.turning(windows, "Z")
+    assert turns[0] < SPEC.min_turns[1] <= turns[1]
+    assert SPEC.stroke(windows, "Z")[0] >= SPEC.min_stroke  # long enough, but not a Z
+    assert list(SPEC.decide(np.array([[0.01, 0.01, 0.98]] * 2), windows)) == [0, 2]

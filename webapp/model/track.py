@@ -49,6 +49,11 @@ class TrackSpec:
     # or Z. The training people's strokes travel 1.35 (Z) and 1.5 (J) hand sizes or more in
     # nine of ten recordings, their held letters under 0.65 (docs/RESULTS.md).
     min_stroke: float = 1.0
+    # ... and, per letter, when that fingertip's path turned by at least this many degrees: a
+    # Z has two corners (the training people's Z turn 209 degrees or more in nine of ten
+    # recordings), while a hand sliding for a double letter or moving on to the next letter
+    # turned at most 180 in the validation recordings that read one as a Z. J needs none.
+    min_turns: tuple[float, ...] = (0.0, 190.0)
     letters: tuple[str, ...] = MOTION_LETTERS
     features: str = TRACK_FEATURES
 
@@ -69,6 +74,13 @@ class TrackSpec:
             raise TrackError(f"min_stroke must be 0-10 hand sizes, got {self.min_stroke!r}")
         if tuple(self.letters) != MOTION_LETTERS:
             raise TrackError(f"letters {list(self.letters)} are not {list(MOTION_LETTERS)}")
+        turns = tuple(self.min_turns)
+        if len(turns) != len(MOTION_LETTERS) or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 1080
+                for v in turns):
+            raise TrackError(f"min_turns must be {len(MOTION_LETTERS)} angles of 0-1080 "
+                             f"degrees, got {self.min_turns!r}")
+        object.__setattr__(self, "min_turns", tuple(float(v) for v in turns))
         if self.features != TRACK_FEATURES:
             raise TrackError(f"track features {self.features!r} are not this version's "
                              f"({TRACK_FEATURES})")
@@ -95,10 +107,24 @@ class TrackSpec:
         xy = np.stack([windows[:, :, tip], windows[:, :, NUM_LANDMARKS + tip]], axis=-1)
         return np.linalg.norm(np.diff(xy, axis=1), axis=2).sum(axis=1)
 
+    def turning(self, windows: np.ndarray, letter: str) -> np.ndarray:
+        """How many degrees `letter`'s fingertip path turned in each window (moves under 5%
+        of the hand's size ignored: the jitter of a held hand turns every way)."""
+        tip = STROKE_TIPS[letter]
+        out = []
+        for window in np.asarray(windows):
+            steps = np.diff(np.stack([window[:, tip], window[:, NUM_LANDMARKS + tip]], axis=1),
+                            axis=0)
+            steps = steps[np.linalg.norm(steps, axis=1) > 0.05]
+            angles = np.arctan2(steps[:, 1], steps[:, 0])
+            bends = (np.diff(angles) + np.pi) % (2 * np.pi) - np.pi
+            out.append(float(np.degrees(np.abs(bends)).sum()))
+        return np.array(out)
+
     def decide(self, probs: np.ndarray, windows: np.ndarray) -> np.ndarray:
         """For each window (N, steps, 42) and its probabilities: 0 for no motion letter, else
         1 + the letter's index: the likelier motion letter when it reaches `threshold` and its
-        fingertip drew a stroke of at least `min_stroke`."""
+        fingertip drew a stroke of at least `min_stroke` that turned at least its `min_turns`."""
         probs = np.asarray(probs)
         k = probs[:, 1:].argmax(axis=1) + 1
         sure = probs[np.arange(len(probs)), k] >= self.threshold
@@ -106,7 +132,9 @@ class TrackSpec:
         for i, letter in enumerate(self.letters, start=1):
             mine = k == i
             if mine.any():
-                drawn[mine] = self.stroke(np.asarray(windows)[mine], letter) >= self.min_stroke
+                mine_windows = np.asarray(windows)[mine]
+                drawn[mine] = ((self.stroke(mine_windows, letter) >= self.min_stroke)
+                               & (self.turning(mine_windows, letter) >= self.min_turns[i - 1]))
         return np.where(sure & drawn, k, 0)
 
     def answer(self, probs: np.ndarray, window: np.ndarray) -> tuple[str | None, float]:
@@ -153,7 +181,7 @@ class TrackSpec:
         """The spec as a motion model's metadata keys ("kind": "motion")."""
         return {"kind": "motion", "inputs": ["track"], "steps": self.steps,
                 "window_s": self.window_s, "threshold": self.threshold,
-                "min_stroke": self.min_stroke,
+                "min_stroke": self.min_stroke, "min_turns": list(self.min_turns),
                 "letters": list(self.letters), "track_features": self.features}
 
     @classmethod
@@ -165,6 +193,7 @@ class TrackSpec:
             return cls(steps=metadata["steps"], window_s=metadata["window_s"],
                        threshold=metadata["threshold"],
                        min_stroke=metadata.get("min_stroke", 0.0),
+                       min_turns=tuple(metadata.get("min_turns", (0.0, 0.0))),
                        letters=tuple(metadata.get("letters") or ()),
                        features=metadata.get("track_features", ""))
         except KeyError as exc:
