@@ -217,7 +217,6 @@ def test_the_shipped_reader_reads_the_held_out_peoples_j_and_z(held_out, tmp_pat
         assert code == 0 and found.count(letter) >= 0.8 * len(found)
 
 
-
 def test_a_drifting_hand_slides_and_turns_but_keeps_its_shape_and_its_gaps():
     from webapp.train.motion import drifted
 

@@ -59,10 +59,7 @@ from webapp.serve.suggest import Lexicon
 log = logging.getLogger("signlive.inference")
 ACTIVE_WINDOW_S = 1.0  # a client that sent a frame this recently is expected to send again
 
-
 Reply = Callable[[str, dict], None]
-
-
 """reply(event, payload): event is "prediction" or "error"; called from the worker thread."""
 
 
@@ -70,7 +67,8 @@ Reply = Callable[[str, dict], None]
 class Decoded:
     """One answered frame as its client's decoder saw it (for bench/spelling_rate.py's
     recordings; never image bytes): time (server clock, s), box, landmarks, probabilities
-    (None: no hand) and what the decoder made of it."""
+    (None: no hand), what the decoder made of it, and the frame's size (for the motion
+    reader's replay)."""
 
     client_id: str
     frame_id: int
