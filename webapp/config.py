@@ -16,32 +16,29 @@ DEFAULT_MODEL_NAME = "default"
 DEFAULT_SETTLE_MS = 150
 
 
+def _folder(override: str | os.PathLike | None, variable: str, default: Path) -> Path:
+    """An explicit override, else the environment variable, else the default."""
+    return Path(override) if override else Path(os.environ.get(variable) or default)
+
+
 def data_dir(override: str | os.PathLike | None = None) -> Path:
     """The data folder: an explicit override, else SIGNLIVE_DATA, else ../shared/data."""
-    if override:
-        return Path(override)
-    return Path(os.environ.get("SIGNLIVE_DATA") or DEFAULT_DATA_DIR)
+    return _folder(override, "SIGNLIVE_DATA", DEFAULT_DATA_DIR)
 
 
 def photos_dir(override: str | os.PathLike | None = None) -> Path:
     """The photo folder: an explicit override, else SIGNLIVE_PHOTOS, else ../shared/photos."""
-    if override:
-        return Path(override)
-    return Path(os.environ.get("SIGNLIVE_PHOTOS") or DEFAULT_PHOTOS_DIR)
+    return _folder(override, "SIGNLIVE_PHOTOS", DEFAULT_PHOTOS_DIR)
 
 
 def motion_dir(override: str | os.PathLike | None = None) -> Path:
     """The landmark tracks: an explicit override, else SIGNLIVE_MOTION, else ../shared/motion."""
-    if override:
-        return Path(override)
-    return Path(os.environ.get("SIGNLIVE_MOTION") or DEFAULT_MOTION_DIR)
+    return _folder(override, "SIGNLIVE_MOTION", DEFAULT_MOTION_DIR)
 
 
 def models_dir(override: str | os.PathLike | None = None) -> Path:
     """The models folder: an explicit override, else SIGNLIVE_MODELS, else models/."""
-    if override:
-        return Path(override)
-    return Path(os.environ.get("SIGNLIVE_MODELS") or DEFAULT_MODELS_DIR)
+    return _folder(override, "SIGNLIVE_MODELS", DEFAULT_MODELS_DIR)
 
 
 def _env_number(name: str, default: float, kind: type, low: float, high: float) -> float:
