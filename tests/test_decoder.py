@@ -104,19 +104,15 @@ def test_a_letter_first_seen_mid_shift_commits_at_a_few_frames_a_second():
     """At 4 fps (the page finding each new hand afresh) a letter may get two frames, the first
     while the hand is still shifting from the letter before: it commits; the moving hand only
     guards a repeat of the letter committed last."""
-    decoder = StreamDecoder()
-    frames = [("C", 300), ("C", 300), ("O", 340), ("O", 380), ("F", 380), ("F", 380)]
-    committed = []
-    for k, (letter, x) in enumerate(frames):
-        committed.extend(decoder.update(k / 4, probs(letter, 0.95), box(x)).committed)
-    assert "".join(committed) == "COF"
+    def at_4_fps(frames):
+        return decode([(k / 4, probs(letter, 0.95), box(x))
+                       for k, (letter, x) in enumerate(frames)])[0]
+
+    assert at_4_fps([("C", 300), ("C", 300), ("O", 340), ("O", 380), ("F", 380),
+                     ("F", 380)]) == "COF"
     # The same shift between two holds of one letter is what makes it a double, not more.
-    decoder = StreamDecoder()
-    frames = [("O", 300), ("O", 300), ("O", 340), ("O", 380), ("O", 380), ("O", 381)]
-    committed = []
-    for k, (letter, x) in enumerate(frames):
-        committed.extend(decoder.update(k / 4, probs(letter, 0.95), box(x)).committed)
-    assert "".join(committed) == "OO"
+    assert at_4_fps([("O", 300), ("O", 300), ("O", 340), ("O", 380), ("O", 380),
+                     ("O", 381)]) == "OO"
 
 
 def test_a_box_that_widens_as_the_tracker_settles_does_not_double_the_letter():

@@ -367,8 +367,10 @@ class InferenceService:
         # Without a locator (no box, not located) "no sign" is a reading below the threshold,
         # as it always was; with one, the hand is there when the page found it.
         hand = probs is not None and (item.box is not None or letter is not None)
-        # The frame was decoded (or holds no hand to read): its header is sound.
-        size = encoded_size(item.image) if hand and item.hand is not None else (0, 0)
+        # The frame's size, only where a motion reader or a recorder reads the landmarks (the
+        # frame was decoded, so its header is sound).
+        wanted = self.motion is not None or bool(self._decode_listeners)
+        size = encoded_size(item.image) if wanted and hand and item.hand else (0, 0)
         motion = (self.motion.observe(item.client_id, item.received, size,
                                       item.hand if hand else None)
                   if self.motion is not None else None)
