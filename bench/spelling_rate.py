@@ -2,6 +2,7 @@
 
     python -m bench.spelling_rate [--paces 0.5,1,2,3] [--words HELLO,BOOK,...] [--out DIR]
     python -m bench.spelling_rate --replay DIR [--set settle_ms=200 ...]   # seconds, no browser
+    python -m bench.spelling_rate --page overlap=0 --page overlap=1   # two page settings, one run
 
 What it plays: each word is signed by one held-out source of the photo split (photos-v1:
 never trained on), a different source for each word in turn. Each letter is a photo of that
@@ -28,6 +29,10 @@ intended word first among the suggestions and in the top 3. The recordings land 
 with the decoder's settings overridable (--set NAME=VALUE), for tuning; tune on recordings of
 the split's validation sources (--sources validation), never on the held-out ones; the
 browser run stays the acceptance check. Writes docs/img/spelling-rate.png with --plot.
+
+--page NAME=VALUE[,NAME=VALUE] (repeatable) plays every pace's video once per page variant, one
+after the other on the same server and the same scenes: the page settings (webapp/serve/pages.py
+PAGE_SETTINGS, e.g. overlap, max_side) compared in one run.
 """
 
 from __future__ import annotations
@@ -297,50 +302,58 @@ def score(decoded: list[dict], spans: list[WordSpan]) -> dict:
     return result
 
 
-def report(results: dict[float, dict], log=print) -> list[list]:
+def report(results: dict[tuple[float, str], dict], log=print) -> list[list]:
+    """The tables, one row per pace and page variant (results keyed by (pace, variant))."""
     from webapp.serve.benchmark import format_table
 
     rows = []
-    for pace, res in sorted(results.items()):
+    for (pace, page), res in sorted(results.items()):
         for rule, name in (("hold", "today's hold (500 ms)"), ("decoder", "stream decoder"),
                            ("motion", "decoder + motion reader")):
             if rule not in res:
                 continue
             r = res[rule]
-            rows.append([f"{pace:g}", f"{res.get('fps', float('nan')):.1f}", name,
+            rows.append([f"{pace:g}", page or "-", f"{res.get('fps', float('nan')):.1f}", name,
                          f"{100 * r['letter_accuracy']:.1f}%", f"{100 * r['word_accuracy']:.0f}%",
                          f"{r['false_per_min']:.1f}",
                          f"{100 * res['suggest_top1']:.0f}%" if rule == "decoder" else "",
                          f"{100 * res['suggest_top3']:.0f}%" if rule == "decoder" else ""])
-    log(format_table(rows, ["letters/s", "page fps", "rule", "letters right", "words right",
-                            "false letters/min", "suggest 1st", "suggest top 3"]))
+    log(format_table(rows, ["letters/s", "page", "page fps", "rule", "letters right",
+                            "words right", "false letters/min", "suggest 1st", "suggest top 3"]))
     log("\nthe page's pace: median ms between two answered frames (frames), by what the "
         "second showed")
-    log(format_table([[f"{pace:g}", f"{res['fps']:.1f}"]
+    log(format_table([[f"{pace:g}", page or "-", f"{res['fps']:.1f}"]
                       + [f"{res['frame_times'][k][1]:.0f} ({res['frame_times'][k][0]})"
                          for k in FRAME_KINDS]
-                      for pace, res in sorted(results.items())],
-                     ["letters/s", "page fps", *FRAME_KINDS]))
-    for pace, res in sorted(results.items()):
-        log(f"  {pace:g}/s: " + ", ".join(
+                      for (pace, page), res in sorted(results.items())],
+                     ["letters/s", "page", "page fps", *FRAME_KINDS]))
+    for (pace, page), res in sorted(results.items()):
+        log(f"  {pace:g}/s {page}: " + ", ".join(
             f"{w['word']}->{w['decoder'] or '-'}|{w['hold'] or '-'}|{w.get('motion') or '-'}"
             for w in res["words"]))
     return rows
 
 
-def plot(results: dict[float, dict], path: Path) -> None:
+def plot(results: dict[tuple[float, str], dict], path: Path) -> None:
+    """Letters and words right against pace: today's hold rule (on the first page variant's
+    answers) and the stream decoder on each page variant."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    paces = sorted(results)
+    pages = sorted({page for _, page in results})
+    paces = sorted({pace for pace, _ in results})
+    lines = [("hold", pages[0], "today's hold rule", "#999999")]
+    colors = ("#1f9e89", "#3b528b", "#d95f02", "#7570b3")
+    lines += [("decoder", page, "stream decoder" + (f" ({page})" if page else ""),
+               colors[n % len(colors)]) for n, page in enumerate(pages)]
     fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=120)
-    for rule, name, color in (("hold", "today's hold rule", "#999999"),
-                              ("decoder", "stream decoder", "#1f9e89")):
-        ax.plot(paces, [100 * results[p][rule]["letter_accuracy"] for p in paces], "o-",
+    for rule, page, name, color in lines:
+        shown = [pace for pace in paces if (pace, page) in results]
+        ax.plot(shown, [100 * results[(p, page)][rule]["letter_accuracy"] for p in shown], "o-",
                 color=color, label=f"{name}: letters")
-        ax.plot(paces, [100 * results[p][rule]["word_accuracy"] for p in paces], "s--",
+        ax.plot(shown, [100 * results[(p, page)][rule]["word_accuracy"] for p in shown], "s--",
                 color=color, alpha=0.7, label=f"{name}: words")
     ax.set_xlabel("pace (letters a second, no pause between letters)")
     ax.set_ylabel("right (%)")
@@ -387,7 +400,30 @@ def decoder_settings(args):
     return replace(DecoderSettings(confidence=THRESHOLD), **overrides)
 
 
-def replay(folder: Path, args) -> dict[float, dict]:
+def page_variants(args) -> list[tuple[str, dict]]:
+    """(label, app config overrides) per --page NAME=VALUE[,NAME=VALUE]; one unlabelled variant
+    (the app's own settings) without --page."""
+    from webapp.serve.pages import PAGE_SETTINGS
+
+    variants = []
+    for item in args.page or []:
+        overrides = {}
+        for pair in item.split(","):
+            name, _, value = pair.strip().partition("=")
+            if name not in PAGE_SETTINGS:
+                raise ValueError(f"--page {item}: no page setting {name!r} (one of "
+                                 f"{', '.join(PAGE_SETTINGS)})")
+            try:
+                overrides[name.upper()] = int(value)
+            except ValueError:
+                raise ValueError(f"--page {item}: {value!r} is not a whole number") from None
+        variants.append((item.replace(" ", ""), overrides))
+    if len({label for label, _ in variants}) != len(variants):
+        raise ValueError("--page: the same variant twice")
+    return variants or [("", {})]
+
+
+def replay(folder: Path, args) -> dict[tuple[float, str], dict]:
     from webapp.serve.suggest import Lexicon
 
     runs = sorted(folder.glob("pace-*.json"))
@@ -409,7 +445,7 @@ def replay(folder: Path, args) -> dict[float, dict]:
         res = score(decode_stream(saved["records"], settings, lexicon, motion), spans)
         res["fps"] = saved["fps"]
         res["frame_times"] = frame_times(saved["records"])
-        results[float(saved["pace"])] = res
+        results[(float(saved["pace"]), saved.get("page_label", ""))] = res
     return results
 
 
@@ -430,6 +466,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--motion", metavar="FILE",
                         help="the motion reader for --replay's \"motion\" rule (default: "
                              "models/motion.keras)")
+    parser.add_argument("--page", action="append", metavar="NAME=VALUE[,NAME=VALUE]",
+                        help="a page variant (webapp/serve/pages.py PAGE_SETTINGS), e.g. "
+                        "--page overlap=0 --page overlap=1: each pace is played once per "
+                        "variant; repeatable")
     parser.add_argument("--set", action="append", metavar="NAME=VALUE",
                         help="a decoder setting for --replay (webapp/decoder.DecoderSettings), "
                         "e.g. --set settle_ms=200; repeatable")
@@ -437,6 +477,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
     try:
         decoder_settings(args)
+        variants = page_variants(args)
     except ValueError as exc:
         parser.error(str(exc))
     if args.replay:
@@ -497,6 +538,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{time.monotonic() - started:.0f} s; photos sha256 {scene_sha256(plan, photos)}",
           flush=True)
     server = Server(model, work / "instance")
+    defaults = {key: server.app.config[key] for _, overrides in variants for key in overrides}
     failed = False
     try:
         with sync_playwright() as pw:
@@ -504,24 +546,31 @@ def main(argv: list[str] | None = None) -> int:
                 video, spans, total = render(work / f"pace-{pace:g}.y4m", plan, room, pace,
                                              args.seed)
                 print(f"  {pace:g} letters/s: a {total:.0f} s video", flush=True)
-                seen = play(pw, server, video, spans, total)
+                for label, overrides in variants:
+                    if label:
+                        print(f"    page {label}", flush=True)
+                    server.app.config.update(defaults | overrides)  # read at each page load
+                    seen = play(pw, server, video, spans, total)
+                    failed |= bool(seen["page_errors"])
+                    name = f"pace-{pace:g}" + (f"-{label.replace('=', '')}" if label else "")
+                    (out / f"{name}.json").write_text(json.dumps({
+                        "pace": pace, "page_label": label, "page": overrides, "total": total,
+                        "fps": seen["frames_sent"] / seen["seconds"],
+                        "spans": [asdict(s) for s in spans], "model": str(model),
+                        "sources": args.sources,
+                        "page_errors": seen["page_errors"], "records": server.records}))
                 video.unlink()
-                failed |= bool(seen["page_errors"])
-                (out / f"pace-{pace:g}.json").write_text(json.dumps({
-                    "pace": pace, "total": total, "fps": seen["frames_sent"] / seen["seconds"],
-                    "spans": [asdict(s) for s in spans], "model": str(model),
-                    "sources": args.sources,
-                    "page_errors": seen["page_errors"], "records": server.records}))
     finally:
         server.stop()
     results = replay(out, args)
-    results = {p: r for p, r in results.items() if p in paces}
-    for pace, res in sorted(results.items()):  # the replay must be what the page spelled
+    played = {(pace, label) for pace in paces for label, _ in variants}
+    results = {key: r for key, r in results.items() if key in played}
+    for (pace, label), res in sorted(results.items()):  # the replay must be what was spelled
         differ = [w["word"] for w in res["words"] if w["live"] != w["motion"]]
         if differ:
             failed = True
-            print(f"FAIL: at {pace:g}/s the replayed decoder differs from the live one on "
-                  f"{', '.join(differ)}")
+            print(f"FAIL: at {pace:g}/s {label} the replayed decoder differs from the live "
+                  f"one on {', '.join(differ)}")
     print(f"\nrecorded in {out} ({time.monotonic() - started:.0f} s in all); replay: "
           f"python -m bench.spelling_rate --replay {out}\n")
     report(results)

@@ -13,7 +13,7 @@ from webapp.model.registry import ModelError
 
 TEMPLATES = config.PROJECT_ROOT / "templates"
 PAGE_KEYS = {"crop_fraction", "confidence_threshold", "model_name", "stable_ms", "fps_cap",
-             "idle_clear_s", "max_side", "hand_locator", "motion"}
+             "idle_clear_s", "max_side", "hand_locator", "overlap", "motion"}
 
 
 def test_healthz(client):
@@ -61,6 +61,23 @@ def test_page_config_values(app):
         values = page_config()
     assert set(values) == PAGE_KEYS
     assert values["confidence_threshold"] == 0.0 and values["max_side"] >= 224
+
+
+@pytest.mark.parametrize("value,expected", [(None, 1), ("0", 0), ("1", 1), ("2", None),
+                                            ("on", None)])
+def test_the_overlap_setting_reaches_the_pages(make_app, tiny_config, monkeypatch, value,
+                                               expected):
+    """SIGNLIVE_OVERLAP: 1 (the default) or 0 in page_config; anything else stops the app
+    with the variable's name."""
+    if value is not None:
+        monkeypatch.setenv("SIGNLIVE_OVERLAP", value)
+    if expected is None:
+        with pytest.raises(ValueError, match=f"SIGNLIVE_OVERLAP={value!r}"):
+            make_app(tiny_config)
+        return
+    client = make_app(tiny_config).test_client()
+    for path in ("/", "/kiosk"):
+        assert f'"overlap": {expected}'.encode() in client.get(path).data
 
 
 def test_unknown_path_is_404(client):

@@ -89,4 +89,6 @@ def from_environment() -> dict:
         "MAX_SIDE": _env_int("SIGNLIVE_MAX_SIDE", 480, 224, 1920),  # frame downscale, long side
         # 1: the pages find the hand (MediaPipe Hands) and send its box with each frame; 0: off
         "HAND_LOCATOR": _env_int("SIGNLIVE_HAND_LOCATOR", 1, 0, 1),
+        # 1: the pages find the hand in the next frame while the server reads the last; 0: in turn
+        "OVERLAP": _env_int("SIGNLIVE_OVERLAP", 1, 0, 1),
     }

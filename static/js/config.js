@@ -10,6 +10,7 @@ export const DEFAULTS = Object.freeze({
   idle_clear_s: 20,
   max_side: 640,
   hand_locator: 1, // 1: find the hand (MediaPipe Hands) and send its box; 0: guide square only
+  overlap: 1, // 1: grab the next frame while the server reads the last (socket-client.js); 0: in turn
 });
 
 // Settings that must be > 0 (the others may be 0, e.g. a threshold of 0 in tests).

@@ -44,6 +44,7 @@ export class Recognizer {
 
     this.client = new LiveClient({
       fpsCap: cfg.fps_cap,
+      overlap: Boolean(cfg.overlap),
       grab: () => (this.camera.running ? this.grabFrame() : Promise.resolve(null)),
       handlers: {
         onPrediction: (p) => this.onPrediction(p),

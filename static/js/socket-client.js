@@ -1,9 +1,15 @@
 // The /live Socket.IO connection and the frame loop: one frame in flight at a time, the next
 // sent when the answer to the previous arrives (or after a timeout, so a lost answer cannot
-// stall the loop), never faster than fps_cap. Socket.IO reconnects by itself; the loop
-// resumes on every (re)connect.
+// stall the loop), never faster than fps_cap. With `overlap` the next frame is grabbed (the
+// hand found in it, the JPEG made) while the server reads the last one, so a frame costs the
+// longer of the two rather than their sum (docs/PERFORMANCE.md, "The page"). Socket.IO
+// reconnects by itself; the loop resumes on every (re)connect.
 
 const io = window.io; // static/vendor/socket.io-*/socket.io.min.js, loaded before the modules
+
+// A frame grabbed ahead (overlap) that waited longer than this for the last answer is not sent:
+// a fresh one is grabbed instead (the answer was late; what the camera saw then is old news).
+const STALE_FRAME_MS = 300;
 
 /** Rolling round-trip and frames-per-second figures in fixed-size buffers (no growth). */
 export class Stats {
@@ -56,8 +62,10 @@ export class LiveClient {
    *   none yet)
    * handlers: onPrediction(p), onError(e), onModel(name), onStatus(state, detail)
    */
-  constructor({ grab, fpsCap = 15, timeoutMs = 2000, handlers = {} }) {
+  constructor({ grab, fpsCap = 15, timeoutMs = 2000, overlap = false, handlers = {} }) {
     this.grab = grab;
+    this.overlap = overlap;
+    this.ahead = null; // overlap: Promise of the next frame, grabbed while one is in flight
     this.minIntervalMs = 1000 / Math.max(0.1, fpsCap);
     this.timeoutMs = timeoutMs;
     this.handlers = handlers;
@@ -92,6 +100,7 @@ export class LiveClient {
     });
     this.socket.on("disconnect", (reason) => {
       this.inFlight = null;
+      this.ahead = null;
       this.clearTimers();
       this.emitStatus("disconnected", reason);
       // A server-side disconnect is not retried by socket.io itself: ask again.
@@ -113,6 +122,7 @@ export class LiveClient {
   /** Stop sending (e.g. camera off); resume() picks up again. */
   pause() {
     this.paused = true;
+    this.ahead = null;
     clearTimeout(this.timer); // the in-flight timeout stays armed, so resume() never stalls
   }
 
@@ -142,12 +152,7 @@ export class LiveClient {
 
   async pump() {
     if (this.paused || this.inFlight || !this.connected) return;
-    let frame = null;
-    try {
-      frame = await this.grab();
-    } catch (err) {
-      console.warn("signlive: frame capture failed", err);
-    }
+    const frame = await this.nextFrame();
     if (!frame) {
       this.schedule(100); // camera not ready yet
       return;
@@ -173,6 +178,7 @@ export class LiveClient {
       }
     }
     this.socket.emit("frame", message);
+    if (this.overlap) this.ahead = this.grabTimed();
     clearTimeout(this.timeoutTimer);
     this.timeoutTimer = setTimeout(() => {
       if (this.inFlight && this.inFlight.id === id) {
@@ -180,6 +186,28 @@ export class LiveClient {
         this.schedule(0);
       }
     }, this.timeoutMs);
+  }
+
+  /** The frame to send now: the one grabbed ahead while it is fresh, else a new grab. */
+  async nextFrame() {
+    const ahead = this.ahead;
+    this.ahead = null;
+    if (ahead) {
+      const frame = await ahead;
+      if (frame && performance.now() - frame.grabbedAt <= STALE_FRAME_MS) return frame;
+    }
+    return this.grabTimed();
+  }
+
+  /** grab() with the time it finished (null when no frame is ready or the grab failed). */
+  async grabTimed() {
+    try {
+      const frame = await this.grab();
+      return frame ? { ...frame, grabbedAt: performance.now() } : null;
+    } catch (err) {
+      console.warn("signlive: frame capture failed", err);
+      return null;
+    }
   }
 
   clearTimers() {

@@ -146,6 +146,60 @@ def test_live_page_streams_frames_and_draws_the_guide(live_server, browser, view
     assert page.errors == []
 
 
+# Logs the frame loop: each grab (with the frame in flight then, if any), each frame sent and
+# each answer, in the order the page saw them.
+TRACE_LOOP = """
+(overlap) => {
+  const c = window.signlive.client;
+  c.overlap = overlap;
+  const log = [];
+  window.__loop = log;
+  const grab = c.grab;
+  c.grab = () => { log.push(["grab", c.inFlight ? c.inFlight.id : null]); return grab(); };
+  const emit = c.socket.emit.bind(c.socket);
+  c.socket.emit = (event, msg, ...rest) => {
+    if (event === "frame") log.push(["send", msg.id]);
+    return emit(event, msg, ...rest);
+  };
+  const answered = c.answered.bind(c);
+  c.answered = (msg, handler) => { log.push(["answer", msg && msg.id]); answered(msg, handler); };
+}
+"""
+
+
+@pytest.mark.parametrize("overlap", [True, False], ids=["overlap", "in-turn"])
+def test_the_next_frame_is_grabbed_while_the_last_is_read_one_in_flight(live_server, browser,
+                                                                        overlap):
+    """With overlap (the default) the page finds the hand in the next frame while the server
+    reads the last, yet never sends a frame before the last one's answer (the contract: one
+    frame in flight per client); in turn, it grabs only between an answer and the next send."""
+    page = open_page(browser, live_server.url + "/")
+    wait_connected_and_running(page)
+    assert page.evaluate("() => window.signlive.client.overlap") is True  # the page setting
+    page.wait_for_function("() => window.signlive.client.stats.count >= 2", timeout=20_000)
+    page.evaluate(TRACE_LOOP, overlap)
+    page.wait_for_function("() => window.__loop.filter(e => e[0] === 'answer').length >= 12",
+                           timeout=30_000)
+    page.evaluate("() => window.signlive.client.pause()")
+    log = page.evaluate("() => window.__loop")
+    sent = [entry[1] for entry in log if entry[0] == "send"]
+    # One in flight: every frame sent after the first waited for the answer to the one before.
+    in_flight = None
+    for kind, frame_id in log:
+        if kind == "send":
+            assert in_flight is None, f"frame {frame_id} sent while {in_flight} was in flight"
+            in_flight = frame_id
+        elif kind == "answer" and frame_id == in_flight:
+            in_flight = None
+    flights = set(sent[:-1])  # every flight that has ended
+    grabbed_during = {frame_id for kind, frame_id in log if kind == "grab" and frame_id}
+    if overlap:
+        assert flights <= grabbed_during, log
+    else:
+        assert grabbed_during == set(), log
+    assert page.errors == []
+
+
 def test_kiosk_page_runs_without_controls_and_keeps_its_dom_flat(live_server, browser,
                                                                  artifacts_dir):
     page = open_page(browser, live_server.url + "/kiosk")

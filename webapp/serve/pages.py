@@ -12,7 +12,7 @@ from flask import Blueprint, current_app, jsonify, render_template
 bp = Blueprint("pages", __name__)
 
 # Page behaviour, from the app config (defaults and SIGNLIVE_* overrides in config.py).
-PAGE_SETTINGS = ("stable_ms", "fps_cap", "idle_clear_s", "max_side", "hand_locator")
+PAGE_SETTINGS = ("stable_ms", "fps_cap", "idle_clear_s", "max_side", "hand_locator", "overlap")
 
 
 def page_config() -> dict:
