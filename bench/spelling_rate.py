@@ -348,7 +348,7 @@ def plot(results: dict[tuple[float, str], dict], path: Path) -> None:
     colors = ("#1f9e89", "#3b528b", "#d95f02", "#7570b3")
     lines += [("decoder", page, "stream decoder" + (f" ({page})" if page else ""),
                colors[n % len(colors)]) for n, page in enumerate(pages)]
-    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=120)
+    fig, ax = plt.subplots(figsize=(8.4, 4.0), dpi=120)
     for rule, page, name, color in lines:
         shown = [pace for pace in paces if (pace, page) in results]
         ax.plot(shown, [100 * results[(p, page)][rule]["letter_accuracy"] for p in shown], "o-",
@@ -360,7 +360,7 @@ def plot(results: dict[tuple[float, str], dict], path: Path) -> None:
     ax.set_ylim(0, 102)
     ax.set_xticks(paces)
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower left", fontsize=8)
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8)
     ax.set_title("Spelling held-out signers' words on the live page")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

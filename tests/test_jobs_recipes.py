@@ -145,6 +145,9 @@ def test_the_motion_reader_trains_as_a_run(admin, models_dir, tmp_path, monkeypa
 
     loaded = load_motion_file(Path(models_dir) / "jz.keras")
     assert set(loaded.metadata["held_out_people"]) == {"danial"}
+    # Three readers from three seeds, averaged in one file (train.motion's members).
+    assert loaded.metadata["members"] == 3 and len(loaded.metadata["best_epoch"]) == 3
+    assert any(entry["line"].startswith("reader 3/3: ") for entry in run["log"])
     listed = {m["name"]: m for m in admin.get("/api/models").get_json()["models"]}
     assert listed["jz"]["kind"] == "motion" and "danial" in listed["jz"]["held_out_people"]
     refused = admin.post("/api/models/jz/activate")  # it is no letter model

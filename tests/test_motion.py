@@ -229,6 +229,47 @@ def test_a_drifting_hand_slides_and_turns_but_keeps_its_shape_and_its_gaps():
     assert sizes[1] == pytest.approx(sizes[0], rel=1e-4)  # the same hand, only moved
 
 
+def test_made_up_spelling_shows_each_letter_and_jumps_no_further_than_asked():
+    """train.motion.spelled: a second of spelling D, I, D (the negatives a reader learns that a
+    hand moving between letters is no Z): each letter's shape is there, the blends are short,
+    and the hand lands at most `jump` hand sizes off where the wrists would meet."""
+    from webapp.train.motion import hand_size, spelled
+
+    rng = np.random.default_rng(5)
+    letters = [stroke(kind, 20, rng) for kind in ("D", "I", "D")]
+    still = spelled(letters, np.random.default_rng(0))
+    size = hand_size(letters[0])
+    wrist_steps = np.linalg.norm(np.diff(still[:, 0, :2], axis=0), axis=1)
+    assert still.dtype == np.float32 and still.shape[1:] == (21, 3)
+    assert wrist_steps.max() < 0.2 * size  # the wrists meet: the hand does not jump
+    for jump in (0.5, 1.5):
+        for seed in range(10):
+            moved = spelled(letters, np.random.default_rng(seed), jump=jump)
+            steps = np.linalg.norm(np.diff(moved[:, 0, :2], axis=0), axis=1).sum()
+            assert steps <= wrist_steps.sum() + 2 * jump * size + 1e-6
+    # Each letter's shape: the index fingertip is the hand's farthest point in a D, not in an I.
+    spread = np.linalg.norm(still[:, :, :2] - still[:, :1, :2], axis=2)
+    reach = spread[:, 8] / spread.max(axis=1)
+    assert reach[0] > 0.99 and reach.min() < 0.6 and reach[-1] > 0.99
+
+
+def test_readers_from_several_seeds_are_averaged_in_one_file(tmp_path):
+    """nets.average_readers: one model whose answer is the mean of its readers', saved and
+    loaded as a motion reader like any other."""
+    from webapp.model import nets
+    from webapp.model.registry import Registry
+
+    readers = [nets.build_motion_reader(*SPEC.shape, len(SPEC.answers)) for _ in range(3)]
+    model = nets.average_readers(readers)
+    windows = np.random.default_rng(0).normal(size=(4, *SPEC.shape)).astype(np.float32)
+    each = np.stack([np.asarray(r(windows, training=False)) for r in readers])
+    assert np.allclose(np.asarray(model(windows, training=False)), each.mean(axis=0), atol=1e-6)
+    Registry(tmp_path).save(model, "three", {**SPEC.to_metadata(), "members": 3})
+    loaded = load_motion_file(tmp_path / "three.keras")
+    assert np.allclose(np.asarray(loaded.model(windows, training=False)), each.mean(axis=0),
+                       atol=1e-6)
+
+
 def test_a_motion_letter_needs_its_fingertip_to_draw_a_stroke():
     """A pointing hand slid for a double letter (0.6 hand sizes) is no Z, however sure the
     reader is; the same hand drawing a Z is."""

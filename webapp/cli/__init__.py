@@ -188,6 +188,9 @@ def build_parser() -> argparse.ArgumentParser:
     train_motion.add_argument("--name", default="motion")
     train_motion.add_argument("--epochs", type=int, default=40)
     train_motion.add_argument("--seed", type=int, default=0)
+    train_motion.add_argument("--members", type=int, default=None,
+                              help="readers trained from seeds SEED, SEED+1, ... and averaged "
+                                   "(default 3)")
     train_motion.add_argument("--models-dir", default=None)
     train_motion.set_defaults(handler=cmd_train_motion)
 

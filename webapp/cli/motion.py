@@ -79,9 +79,10 @@ def cmd_train_motion(args: argparse.Namespace) -> int:
     """Train the motion reader on the split's training people; print the held-out figures."""
     from webapp.train.motion import MotionConfig, train_motion  # deferred: it loads Keras
 
+    members = {} if args.members is None else {"members": args.members}
     metadata = train_motion(MotionConfig(
         data_dir=args.data, models_dir=args.models_dir, name=args.name, epochs=args.epochs,
-        seed=args.seed), progress=print)
+        seed=args.seed, **members), progress=print)
     print(f"saved {args.name}: best epoch {metadata['best_epoch']}, validation score "
           f"{metadata['validation_score']:.4f}, {metadata['training_seconds']:.0f} s")
     for person, row in metadata["held_out_people"].items():

@@ -233,6 +233,19 @@ def build_motion_reader(steps: int, features: int, num_classes: int,
     return keras.Model(inputs, outputs, name="motion_reader")
 
 
+def average_readers(readers: Sequence[keras.Model]) -> keras.Model:
+    """One motion reader out of several trained alike from different seeds: their
+    probabilities averaged. Which ordinary movements one reader takes for a Z depends on its
+    seed (docs/RESULTS.md, "J and Z"); the average keeps what they agree on. Each reader is
+    renamed `reader_<k>` so the graph's names stay unique."""
+    inputs = keras.Input(shape=readers[0].input_shape[1:], name="track")
+    outputs = []
+    for k, reader in enumerate(readers, start=1):
+        reader.name = f"reader_{k}"
+        outputs.append(reader(inputs))
+    return keras.Model(inputs, layers.Average(name="mean")(outputs), name="motion_readers")
+
+
 def build_fused(image_model: keras.Model, branch: keras.Model) -> keras.Model:
     """One model with two inputs, {"image", "handshape"}: the image model's letter logits plus
     the hand-shape branch's, then softmax (a product of the two experts' probabilities).

@@ -10,8 +10,9 @@ training each track is shown several times, changed the ways a live window diffe
 clean recording: mirrored (sources differ in whether the camera was mirrored), cut short or
 padded with the hand held still (the window holds some of the letters around it), slowed or
 hurried, with frames dropped (3 to 30 frames a second), squeezed sideways (cameras' aspect).
-Besides the static letters and the word signs, made-up transitions (the hand going from one
-static letter to another) are negatives too: a hand moving between letters is no J.
+Besides the static letters and the word signs, made-up seconds of spelling (the hand going
+through two or three static letters, or a double letter's slide, sometimes jumping between
+them) are negatives too: a hand moving between letters is no J and no Z.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import hashlib
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -112,6 +113,14 @@ def recording_times(track: np.ndarray, fps: float = RECORDED_FPS) -> np.ndarray:
     return np.arange(len(track), dtype=np.float64) / fps
 
 
+def hand_size(track: np.ndarray) -> float:
+    """The hand's median size in a track (wrist to farthest landmark), in frame units."""
+    hand = track[np.any(track != 0, axis=(1, 2))]
+    if not len(hand):
+        return 0.0
+    return float(np.median(np.linalg.norm(hand[:, :, :2] - hand[:, :1, :2], axis=2).max(axis=1)))
+
+
 def drifted(track: np.ndarray, rng: np.random.Generator, amount: float = 0.4) -> np.ndarray:
     """The track with the slow drift of a hand held in the air: the whole hand sliding up to
     `amount` of its size in a straight line, and turning a little, over the recording (a
@@ -119,8 +128,7 @@ def drifted(track: np.ndarray, rng: np.random.Generator, amount: float = 0.4) ->
     hand = np.any(track != 0, axis=(1, 2))
     if hand.sum() < 2:
         return track
-    size = float(np.median(np.linalg.norm(track[hand][:, :, :2] - track[hand][:, :1, :2],
-                                          axis=2).max(axis=1)))
+    size = hand_size(track)
     u = np.linspace(0, 1, len(track))[:, None, None]
     shift = rng.normal(0, 1, 2) * amount * size
     turn = rng.normal(0, 0.1) * u
@@ -164,23 +172,54 @@ def varied(track: np.ndarray, rng: np.random.Generator,
     return track[keep], times[keep]
 
 
-def transition(first: np.ndarray, second: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A hand going from one held letter to another: the end of one recording, a few frames
-    of blend, the start of the next (moved so the wrists meet, as one hand's would)."""
-    a = first[np.any(first != 0, axis=(1, 2))]
-    b = second[np.any(second != 0, axis=(1, 2))]
-    if len(a) < 2 or len(b) < 2:
-        return np.concatenate([first, second])
-    b = b + (a[-1, 0] - b[0, 0]) * np.array([1.0, 1.0, 0.0], np.float32)
-    steps = int(rng.integers(2, 6))
-    blend = [a[-1] + (b[0] - a[-1]) * (k / (steps + 1)) for k in range(1, steps + 1)]
-    return np.concatenate([a[len(a) // 2:], np.stack(blend), b[: len(b) // 2 + 1]])
+def spelled(letters: Sequence[np.ndarray], rng: np.random.Generator,
+            jump: float = 0.0) -> np.ndarray:
+    """A hand spelling `letters` one after another, as a second of fingerspelling at 2-4 letters
+    a second shows: part of each held letter, a few frames of blend between them, each next
+    letter moved so the wrists meet and then, by up to `jump` hand sizes, somewhere else (the
+    arm moving along, or the tracker finding the hand again a little off)."""
+    holds = [t[np.any(t != 0, axis=(1, 2))] for t in letters]
+    holds = [h for h in holds if len(h) >= 2]
+    if not holds:
+        return np.concatenate(list(letters))
+    size = hand_size(holds[0])
+    parts = [holds[0][len(holds[0]) // 2:]]
+    for hold in holds[1:]:
+        last = parts[-1][-1]
+        offset = last[0] - hold[0, 0]
+        if jump > 0:
+            angle = rng.uniform(0, 2 * np.pi)
+            offset[:2] += rng.uniform(0, jump) * size * np.array([np.cos(angle), np.sin(angle)])
+        hold = hold + offset * np.array([1.0, 1.0, 0.0], np.float32)
+        steps = int(rng.integers(1, 6))
+        parts.append(np.stack([last + (hold[0] - last) * (k / (steps + 1))
+                               for k in range(1, steps + 1)]))
+        parts.append(hold[: int(rng.integers(2, max(3, len(hold) // 2 + 1)))])
+    return np.concatenate(parts).astype(np.float32)
+
+
+def spelled_static(data: Tracks, static: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A made-up second of one person spelling 2 or 3 static letters (spelled): different
+    letters, or one letter twice (a double letter's slide); half of them with the hand jumping
+    0.3-1.5 hand sizes between letters."""
+    first = int(rng.choice(static))
+    mine = static[data.signers[static] == data.signers[first]]
+    chosen = [first]
+    for _ in range(int(rng.integers(1, 3))):
+        if rng.random() < 0.2:  # a double letter: another recording of the same letter
+            pool = mine[data.labels[mine] == data.labels[chosen[-1]]]
+        else:
+            pool = mine[data.labels[mine] != data.labels[chosen[-1]]]
+        if len(pool):
+            chosen.append(int(rng.choice(pool)))
+    jump = rng.uniform(0.3, 1.5) if rng.random() < 0.5 else 0.0
+    return spelled([data.tracks[i] for i in chosen], rng, jump)
 
 
 def example_set(data: Tracks, spec: TrackSpec, rng: np.random.Generator, copies: int,
                 transitions: int, drift: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Training examples: every track `copies` times varied (`drift`: half of them drifting),
-    plus `transitions` made-up hand movements between two static letters of one person."""
+    plus `transitions` made-up seconds of one person spelling static letters (spelled_static)."""
     y_all = targets(data.labels, spec)
     xs, ys = [], []
     for _ in range(copies):
@@ -192,13 +231,7 @@ def example_set(data: Tracks, spec: TrackSpec, rng: np.random.Generator, copies:
     static = np.flatnonzero([len(label) == 1 and label not in MOTION_LETTERS
                              for label in data.labels])
     for _ in range(transitions if len(static) > 1 else 0):
-        i = int(rng.choice(static))
-        same = static[(data.signers[static] == data.signers[i])
-                      & (data.labels[static] != data.labels[i])]
-        if not len(same):
-            continue
-        read = spec.read(*varied(transition(data.tracks[i], data.tracks[int(rng.choice(same))],
-                                            rng), rng))
+        read = spec.read(*varied(spelled_static(data, static, rng), rng))
         if read is not None:
             xs.append(read)
             ys.append(0)
@@ -229,6 +262,9 @@ class MotionConfig:
     batch_size: int = 128
     learning_rate: float = 2e-3
     seed: int = 0
+    # Readers trained alike from seeds seed, seed + 1, ... and averaged (nets.average_readers):
+    # one reader's false Zs depend on its seed (docs/RESULTS.md, "J and Z").
+    members: int = 3
     weight_power: float = 1.0  # class weights (share)^-power: 1 balanced, 0 none
     drift: bool = True  # half the training tracks drift or slide as a held hand does (drifted)
     steps: int = field(default=TrackSpec.steps)
@@ -241,7 +277,7 @@ class MotionConfig:
                          float(self.min_stroke))
 
     def validate(self) -> MotionConfig:
-        for name, low, high in (("epochs", 1, 500), ("copies", 1, 100),
+        for name, low, high in (("epochs", 1, 500), ("copies", 1, 100), ("members", 1, 10),
                                 ("transitions", 0, 1_000_000), ("batch_size", 8, 4096),
                                 ("seed", 0, 2**31 - 1)):
             value = getattr(self, name)
@@ -308,8 +344,7 @@ def fit_reader(train: Tracks, val: Tracks | None, spec: TrackSpec, config: Motio
                            class_weight=weights, verbose=0)
         row = {"epoch": epoch, "loss": float(fitted.history["loss"][-1])}
         if val is not None:
-            predicted = np.where(valid_val,
-                                 spec.decide(model.predict(x_val, verbose=0), x_val), 0)
+            predicted = decisions(model, x_val, valid_val, spec)
             row["val_score"] = _balanced(y_val, predicted, len(spec.letters))
             if row["val_score"] > best:
                 best, best_weights = row["val_score"], model.get_weights()
@@ -324,11 +359,15 @@ def fit_reader(train: Tracks, val: Tracks | None, spec: TrackSpec, config: Motio
                                         zip(spec.answers, counts, strict=True)}
 
 
+def decisions(model, x: np.ndarray, valid: np.ndarray, spec: TrackSpec) -> np.ndarray:
+    """What the reader decides on read windows (TrackSpec.decide), 0 where none was read."""
+    return np.where(valid, spec.decide(model.predict(x, verbose=0), x), 0)
+
+
 def score_people(model, data: Tracks, spec: TrackSpec) -> dict:
     """per_person() of `data`, each recording read whole, as recorded."""
     x, valid = read_as_recorded(data, spec)
-    return per_person(data, np.where(valid, spec.decide(model.predict(x, verbose=0), x), 0),
-                      spec)
+    return per_person(data, decisions(model, x, valid, spec), spec)
 
 
 def train_motion(config: MotionConfig, progress: Callable[[str], None] = print) -> dict:
@@ -346,13 +385,32 @@ def train_motion(config: MotionConfig, progress: Callable[[str], None] = print) 
     spec = config.spec()
     roles = np.array([MOTION_SPLIT.role(s) for s in data.signers])
     train, val, held = (data.subset(roles == r) for r in ("train", "validation", "held_out"))
-    model, history, best_epoch, windows = fit_reader(train, val, spec, config, progress)
+    readers, history, best_epochs = [], [], []
+    for k in range(config.members):
+        def said(line: str, k: int = k) -> None:
+            progress(f"reader {k + 1}/{config.members}: {line}" if config.members > 1 else line)
+
+        reader, rows, best_epoch, windows = fit_reader(
+            train, val, spec, replace(config, seed=config.seed + k), said)
+        readers.append(reader)
+        history.extend({**row, "member": k + 1} for row in rows)
+        best_epochs.append(best_epoch)
+    if len(readers) == 1:
+        model = readers[0]
+    else:
+        from webapp.model import nets  # deferred: it loads Keras
+
+        model = nets.average_readers(readers)
+    x_val, valid_val = read_as_recorded(val, spec)
+    predicted = decisions(model, x_val, valid_val, spec)
     metadata = {
         **spec.to_metadata(), "arch": "motion-conv1d", "params": int(model.count_params()),
-        "split": MOTION_SPLIT.name, "data": str(folder), "data_sha256": data.sha256,
-        "recorded_fps": RECORDED_FPS, "best_epoch": best_epoch, "epochs": config.epochs,
-        "validation_score": max(row["val_score"] for row in history), "history": history,
-        "validation_people": score_people(model, val, spec),
+        "members": config.members, "split": MOTION_SPLIT.name, "data": str(folder),
+        "data_sha256": data.sha256, "recorded_fps": RECORDED_FPS, "best_epoch": best_epochs,
+        "epochs": config.epochs,
+        "validation_score": _balanced(targets(val.labels, spec), predicted, len(spec.letters)),
+        "history": history,
+        "validation_people": per_person(val, predicted, spec),
         "held_out_people": score_people(model, held, spec),
         "train_windows": windows,
         "training_seconds": round(time.perf_counter() - started, 1),
