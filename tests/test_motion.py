@@ -233,7 +233,8 @@ def test_made_up_spelling_shows_each_letter_and_jumps_no_further_than_asked():
     """train.motion.spelled: a second of spelling D, I, D (the negatives a reader learns that a
     hand moving between letters is no Z): each letter's shape is there, the blends are short,
     and the hand lands at most `jump` hand sizes off where the wrists would meet."""
-    from webapp.train.motion import hand_size, spelled
+    from webapp.model.track import hand_size
+    from webapp.train.motion import spelled
 
     rng = np.random.default_rng(5)
     letters = [stroke(kind, 20, rng) for kind in ("D", "I", "D")]

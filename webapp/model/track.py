@@ -37,6 +37,15 @@ class TrackError(ValueError):
     """A track or a motion spec that cannot be read; the message says why."""
 
 
+def hand_size(track: np.ndarray) -> float:
+    """The hand's median size over the frames with a hand (wrist to farthest landmark, x and y),
+    in the track's units; 0.0 when no frame has one."""
+    hand = track[np.any(track != 0, axis=(1, 2))]
+    if not len(hand):
+        return 0.0
+    return float(np.median(np.linalg.norm(hand[:, :, :2] - hand[:, :1, :2], axis=2).max(axis=1)))
+
+
 @dataclass(frozen=True)
 class TrackSpec:
     """How a motion model is fed (steps, window) and what it answers (none, J, Z)."""
@@ -170,8 +179,7 @@ class TrackSpec:
         resampled = np.stack([np.interp(grid, when, flat[:, k]) for k in range(flat.shape[1])],
                              axis=1).reshape(self.steps, NUM_LANDMARKS, 2)
         origin = resampled[:, 0].mean(axis=0)
-        sizes = np.linalg.norm(resampled - resampled[:, :1], axis=2).max(axis=1)
-        size = float(np.median(sizes))
+        size = hand_size(resampled)
         if size <= 1e-6:
             return None  # every landmark on the wrist: not a hand
         normal = (resampled - origin) / size

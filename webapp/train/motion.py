@@ -30,7 +30,7 @@ import numpy as np
 from webapp import config as app_config
 from webapp.files import DataError, file_sha256
 from webapp.model.registry import Registry
-from webapp.model.track import MOTION_LETTERS, TrackError, TrackSpec
+from webapp.model.track import MOTION_LETTERS, TrackError, TrackSpec, hand_size
 
 RECORDED_FPS = 20.0  # the recordings carry no timestamps; roughly 10-30 (README): take 20
 
@@ -111,14 +111,6 @@ def targets(labels: Sequence[str], spec: TrackSpec) -> np.ndarray:
 
 def recording_times(track: np.ndarray, fps: float = RECORDED_FPS) -> np.ndarray:
     return np.arange(len(track), dtype=np.float64) / fps
-
-
-def hand_size(track: np.ndarray) -> float:
-    """The hand's median size in a track (wrist to farthest landmark), in frame units."""
-    hand = track[np.any(track != 0, axis=(1, 2))]
-    if not len(hand):
-        return 0.0
-    return float(np.median(np.linalg.norm(hand[:, :, :2] - hand[:, :1, :2], axis=2).max(axis=1)))
 
 
 def drifted(track: np.ndarray, rng: np.random.Generator, amount: float = 0.4) -> np.ndarray:
