@@ -91,6 +91,20 @@ def shifted(frame: np.ndarray, offset: tuple[float, float]) -> np.ndarray:
                           borderMode=cv2.BORDER_REPLICATE)
 
 
+def slide_to(x: float, hand: float, width: int, i: int) -> float:
+    """Where a double letter's second hand lands (camera x): SLIDE hand sizes beside the first
+    at `x`, to the right for the word's odd letters and the left for its even ones, unless that
+    side takes more of the hand out of the frame than the other (a signer slides within the
+    camera's view, not off it)."""
+
+    def outside(at: float) -> float:
+        return max(0.0, hand / 2 - at) + max(0.0, at + hand / 2 - width)
+
+    side = 1 if i % 2 else -1
+    there, other = x + side * SLIDE * hand, x - side * SLIDE * hand
+    return other if outside(other) < outside(there) else there
+
+
 def render(path: Path, words: Sequence[tuple[str, str, Sequence[Shot]]], room: np.ndarray,
            pace: float, seed: int = 0) -> tuple[Path, list[WordSpan], float]:
     """The .y4m of `words` ((word, source, one Shot per letter)) at `pace` letters a second;
@@ -106,11 +120,10 @@ def render(path: Path, words: Sequence[tuple[str, str, Sequence[Shot]]], room: n
         for i, shot in enumerate(shots):
             if i and word[i] == word[i - 1]:
                 # A double letter: this photo's hand lands where the last one's was, slid
-                # sideways by SLIDE hand sizes (alternating sides).
+                # sideways by SLIDE hand sizes (`slide_to`).
                 last, (lx, ly) = shots[i - 1], keys[-1][1]
-                side = 1 if i % 2 else -1
-                offset = (last.center[0] + lx + side * SLIDE * shot.hand - shot.center[0],
-                          last.center[1] + ly - shot.center[1])
+                x = slide_to(last.center[0] + lx, shot.hand, shot.frame.shape[1], i)
+                offset = (x - shot.center[0], last.center[1] + ly - shot.center[1])
             else:
                 offset = tuple(float(v) * shot.hand for v in rng.uniform(-SHIFT, SHIFT, 2))
             keys.append((shot.frame, offset, 1.0 / pace - BLEND_S))
@@ -195,10 +208,19 @@ def assign(words: Sequence[str], pool: dict[tuple[str, str], list[Shot]],
     for n, word in enumerate(words):
         for k in range(len(sources)):
             source = sources[(first + n + k) % len(sources)]
-            counts = {c: word.count(c) for c in set(word)}
+            counts = {c: word.count(c) for c in sorted(set(word))}  # sorted: one order a run
             if all(len(pool.get((source, c), [])) >= m for c, m in counts.items()):
-                picks = {c: list(rng.permutation(len(pool[(source, c)]))) for c in counts}
-                plan.append((word, source, [pool[(source, c)][picks[c].pop()] for c in word]))
+                picks = {c: [pool[(source, c)][j] for j in rng.permutation(len(pool[(source, c)]))]
+                         for c in counts}
+                shots: list[Shot] = []
+                for i, c in enumerate(word):
+                    if i and c == word[i - 1]:
+                        # A double letter is the same hand twice: the photo whose hand is
+                        # nearest the first one's in size (not one twice as near the camera).
+                        last = shots[-1].hand
+                        picks[c].sort(key=lambda shot: -abs(np.log(shot.hand / last)))
+                    shots.append(picks[c].pop())
+                plan.append((word, source, shots))
                 break
         else:
             raise SceneError(f"no source has photos the model reads right for every letter "
