@@ -9,7 +9,8 @@ never trained on), a different source for each word in turn. Each letter is a ph
 source shown whole to a 640x480 fake camera (person, room and hand, in color); between two
 letters the picture blends into the next over 150 ms while the hand shifts a little (what a
 camera sees of a hand moving between letters); a double letter is two different photos of
-the letter with a slide of 0.6 hand sizes between them; no pause between letters. After each
+the letter, the second of a hand the first one's size, with a slide of 0.6 hand sizes between
+them that stays in the camera's view; no pause between letters. After each
 word the hand drops for 1.5 s (a room without anyone). The photos are those the page's own
 locator finds a hand in and the served model reads right when the photo is held still
 (`signlive locate`, then the model on what the page sends): the bench measures the spelling

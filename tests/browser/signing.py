@@ -4,8 +4,9 @@ test that spells a word at 1 letter a second and for bench/spelling_rate.py.
 Each word is signed by one held-out source of the photo split: each letter is a photo of that
 source shown whole (person, room and hand, in color); between two letters the picture blends
 into the next over BLEND_S while the hand shifts a little (what a camera sees of a hand moving
-between letters: never a clean cut); a double letter is two different photos of the letter
-with a slide of SLIDE hand sizes between them; no pause between letters. After each word the
+between letters: never a clean cut); a double letter is two different photos of the letter,
+the second of a hand the first one's size, with a slide of SLIDE hand sizes between them that
+stays in the camera's view; no pause between letters. After each word the
 hand drops for PAUSE_S (a room). Each frame carries its index in a strip of black and white
 squares in the top-left corner (`stamp`), so a server can tell which moment of the video
 every frame it answers belongs to (`read_stamp`).
