@@ -10,13 +10,13 @@ source shown whole to a 640x480 fake camera (person, room and hand, in color); b
 letters the picture blends into the next over 150 ms while the hand shifts a little (what a
 camera sees of a hand moving between letters); a double letter is two different photos of
 the letter, the second of a hand the first one's size, with a slide of 0.6 hand sizes between
-them that stays in the camera's view; no pause between letters. After each
-word the hand drops for 1.5 s (a room without anyone). The photos are those the page's own
-locator finds a hand in and the served model reads right when the photo is held still
-(`signlive locate`, then the model on what the page sends): the bench measures the spelling
-of letters the recognizer can read, not the recognizer (docs/RESULTS.md has that). Each
-frame carries its index in a strip of black and white squares in the top-left corner, so the
-server side knows which moment of the video every answer belongs to.
+them that stays in the camera's view; no pause between letters. After each word the hand drops
+for 1.5 s (a room without anyone). The photos are those the page's own locator finds a hand in
+and the served model reads right when the photo is held still (`signlive locate`, then the
+model on what the page sends): the bench measures the spelling of letters the recognizer can
+read, not the recognizer (docs/RESULTS.md has that). Each frame carries its index in a strip
+of black and white squares in the top-left corner, so the server side knows which moment of
+the video every answer belongs to.
 
 What it measures, per pace, in ONE browser run for both rules: the live page (headless
 Chromium, the shipped model on an in-process server with the real /live namespace) streams

@@ -6,10 +6,10 @@ source shown whole (person, room and hand, in color); between two letters the pi
 into the next over BLEND_S while the hand shifts a little (what a camera sees of a hand moving
 between letters: never a clean cut); a double letter is two different photos of the letter,
 the second of a hand the first one's size, with a slide of SLIDE hand sizes between them that
-stays in the camera's view; no pause between letters. After each word the
-hand drops for PAUSE_S (a room). Each frame carries its index in a strip of black and white
-squares in the top-left corner (`stamp`), so a server can tell which moment of the video
-every frame it answers belongs to (`read_stamp`).
+stays in the camera's view; no pause between letters. After each word the hand drops for
+PAUSE_S (a room). Each frame carries its index in a strip of black and white squares in the
+top-left corner (`stamp`), so a server can tell which moment of the video every frame it
+answers belongs to (`read_stamp`).
 """
 
 from __future__ import annotations
@@ -209,7 +209,8 @@ def assign(words: Sequence[str], pool: dict[tuple[str, str], list[Shot]],
     for n, word in enumerate(words):
         for k in range(len(sources)):
             source = sources[(first + n + k) % len(sources)]
-            counts = {c: word.count(c) for c in sorted(set(word))}  # sorted: one order a run
+            # Sorted: a set's order follows string hashing, which changes between processes.
+            counts = {c: word.count(c) for c in sorted(set(word))}
             if all(len(pool.get((source, c), [])) >= m for c, m in counts.items()):
                 picks = {c: [pool[(source, c)][j] for j in rng.permutation(len(pool[(source, c)]))]
                          for c in counts}
