@@ -123,9 +123,12 @@ def test_admin_dashboard_trains_and_charts_live(server, page, artifacts_dir):
     _wait_for_badge(page, "succeeded")
     page.wait_for_selector("#runs-table tbody tr:nth-child(2)", timeout=15_000)
 
-    # Overlay both runs' curves.
-    for box in page.query_selector_all("#runs-table tbody input[type=checkbox]"):
-        box.check()
+    # Overlay both runs' curves. Locators, not element handles: the runs table is drawn anew
+    # whenever the run list reloads (a run finishing reloads it once more, a moment after its
+    # badge turns), and a locator finds its checkbox again in the new table.
+    boxes = page.locator("#runs-table tbody input[type=checkbox]")
+    for n in range(boxes.count()):
+        boxes.nth(n).check()
     page.wait_for_function(
         "() => window.signliveAdmin.charts.loss.data.datasets.length === 4", timeout=15_000)
     assert "comparing runs" in page.text_content("#chart-subtitle")
