@@ -106,7 +106,7 @@ const suggestionButtons = Array.from(suggestionBox.querySelectorAll("[data-role=
 let offered = null; // {spelled, suggestions}
 
 function offer(word) {
-  offered = word.suggestions.length && rec.speller.lastWord() === word.spelled ? word : null;
+  offered = word.suggestions.length && rec.speller.endedWord() === word.spelled ? word : null;
   suggestionButtons.forEach((button, i) => {
     const text = offered ? offered.suggestions[i] : undefined;
     button.hidden = !text;

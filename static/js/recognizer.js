@@ -204,8 +204,12 @@ export class Recognizer {
       this.lastLetterAt = now;
       if (this.onAppend) this.onAppend(letter);
     }
-    if (committed.length || retract > 0) this.renderTranscript();
-    if (p && p.word && typeof p.word.spelled === "string" && this.onWord) {
+    const ended = p && p.word && typeof p.word.spelled === "string";
+    // The server ended the word (the hand dropped after it): so does the transcript, with a
+    // space, or the next word would run into this one.
+    if (ended) this.speller.space();
+    if (committed.length || retract > 0 || ended) this.renderTranscript();
+    if (ended && this.onWord) {
       const suggestions = Array.isArray(p.word.suggestions)
         ? p.word.suggestions.filter((w) => typeof w === "string" && /^[A-Z]+$/.test(w)) : [];
       this.onWord({ spelled: p.word.spelled, suggestions });

@@ -44,13 +44,22 @@ export class Speller {
   }
 
   /**
-   * Replace the last word, if it is still `spelled`, with `word` and end it with a space (the
-   * user picked a suggestion). Returns false, changing nothing, when the transcript has moved
-   * on since (more letters, an edit): a suggestion never replaces anything else.
+   * The last word written, whether or not a space has ended it yet (the hand dropped, or the
+   * user pressed Space): the word a suggestion is for.
+   */
+  endedWord() {
+    const match = /([^ ]*) ?$/.exec(this.text);
+    return match ? match[1] : "";
+  }
+
+  /**
+   * Replace the last word written, if it is still `spelled`, with `word` and end it with a
+   * space (the user picked a suggestion). Returns false, changing nothing, when the transcript
+   * has moved on since (more letters, an edit): a suggestion never replaces anything else.
    */
   replaceLastWord(spelled, word) {
-    if (!spelled || this.lastWord() !== spelled) return false;
-    this.text = this.text.slice(0, this.text.length - spelled.length);
+    if (!spelled || this.endedWord() !== spelled) return false;
+    this.text = this.text.replace(/[^ ]* ?$/, "");
     this.append(word);
     this.space();
     return true;

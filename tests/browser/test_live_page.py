@@ -117,6 +117,7 @@ def test_live_page_streams_frames_and_draws_the_guide(live_server, browser, view
     assert page.is_hidden("#suggestions")
     page.evaluate(answer, {"hand": False, "word": {"spelled": "HELO", "suggestions": [
         "HELP", "HELLO", "HALO"]}})
+    assert page.text_content("#transcript") == "HELO "  # the hand dropped: the word ended
     assert page.is_visible("#suggestions")
     assert page.locator("#suggestions [data-role=word]").all_text_contents() == [
         "HELP", "HELLO", "HALO"]
@@ -127,10 +128,22 @@ def test_live_page_streams_frames_and_draws_the_guide(live_server, browser, view
     # An offer the transcript has moved past is withdrawn; what was spelled stays.
     page.evaluate(answer, {"committed": ["A"]})
     page.evaluate(answer, {"word": {"spelled": "A", "suggestions": ["I"]}})
+    assert page.is_visible("#suggestions")
     page.evaluate(answer, {"committed": ["B"]})
     assert page.is_hidden("#suggestions")
     page.keyboard.press("1")
-    assert page.text_content("#transcript") == "HELLO AB"
+    assert page.text_content("#transcript") == "HELLO A B"
+    # Two words spelled with the hand dropped between them: each is offered its suggestions
+    # (the second is not run into the first).
+    page.click("#btn-clear")
+    for word, offers in (("HELO", ["HELLO"]), ("WRLD", ["WORLD"])):
+        for letter in word:
+            page.evaluate(answer, {"committed": [letter]})
+        page.evaluate(answer, {"hand": False, "word": {"spelled": word, "suggestions": offers}})
+        shown = page.locator("#suggestions [data-role=word]").all_text_contents()
+        assert page.is_visible("#suggestions") and [w for w in shown if w] == offers
+    page.keyboard.press("1")
+    assert page.text_content("#transcript") == "HELO WORLD "
     page.click("#btn-clear")
     page.evaluate("() => window.signlive.client.resume()")
 
@@ -252,11 +265,20 @@ async () => {
   const moved = new Speller();
   moved.append('HELOX');
   const refused = moved.replaceLastWord('HELO', 'HELLO');
+  const ended = new Speller();
+  ended.append('HI HELO'); ended.space();
+  const endedWords = [ended.lastWord(), ended.endedWord()];
+  const replacedEnded = ended.replaceLastWord('HELO', 'HELLO');
+  const past = new Speller();
+  past.append('HELO A');
+  const refusedPast = past.replaceLastWord('HELO', 'HELLO');
   return {
     capped: capped.text,
     spaces: JSON.stringify(spaced.text),
     lastWord, replaced, picked: picked.text,
     refused, moved: moved.text,
+    endedWords, replacedEnded, ended: JSON.stringify(ended.text),
+    refusedPast, past: past.text,
   };
 }
 """
@@ -273,6 +295,12 @@ def test_transcript_rules_in_the_page(live_server, browser):
         "picked": "HI HELLO ",
         "refused": False,
         "moved": "HELOX",
+        # A word the hand-drop (or Space) ended is still the one its suggestion replaces.
+        "endedWords": ["", "HELO"],
+        "replacedEnded": True,
+        "ended": '"HI HELLO "',
+        "refusedPast": False,
+        "past": "HELO A",
     }
 
 
