@@ -1,15 +1,14 @@
-"""End to end in real headless Chromium: a held-out signer spells HELLO at 1 letter a second,
-no pause between letters, the double L as two different photos with a slide between them
-(tests/browser/signing.py), and the live page must write HELLO whole: the stream decoder on
-the server commits each letter once, the second L after the slide. When the hand drops the word
+"""End to end in real headless Chromium: a held-out signer spells HELLO at 1 letter a second, no
+pause between letters, the double L as two different photos with a slide between them
+(tests/browser/signing.py), and the live page must write HELLO whole: the stream decoder on the
+server commits each letter once, the second L after the slide. When the hand drops the word
 ends (a space) and the page offers it among its suggestions. The kiosk page spells from the
 same camera. How often a letter is read in a transition is the spelling bench's to measure
 (bench/spelling_rate.py: 3 extra letters for 88 signed at this pace in the last two held-out
 runs, docs/RESULTS.md): over the clip's passes here it happens now and then, so it is not this
-test's to forbid. (This
-replaces the first end-to-end test, which showed Sign Language MNIST's 28x28 pictures blown
-up into the guide square: the page's locator finds no hand in those, and where it finds none
-the server now reads nothing.)
+test's to forbid. (This replaces the first end-to-end test, which showed Sign Language MNIST's
+28x28 pictures blown up into the guide square: the page's locator finds no hand in those, and
+where it finds none the server now reads nothing.)
 
 The photos are those of the held-out sources the page's locator finds a hand in and the
 served model reads right when held still (bench/spelling_rate.py measures the rest); the test
